@@ -1,0 +1,12 @@
+"""Small checks shared by CLI commands."""
+from __future__ import annotations
+
+from sqlalchemy import Engine
+
+from bot import migrate
+from bot.db import DatabaseConfigError, safe_url
+
+
+def require_schema(engine: Engine) -> None:
+    if migrate.current_revision(engine) is None:
+        raise DatabaseConfigError(f"database {safe_url(engine.url)} has no schema; run `chatops db upgrade` first")

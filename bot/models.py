@@ -1,0 +1,183 @@
+"""SQLAlchemy 2 models: every piece of state lives here, so web processes stay stateless.
+
+Ids are opaque hex strings (uuid4) so that they can be shown in chat buttons and
+minted by any process without a round trip; audit rows use a gap-free integer seq.
+"""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text,
+                        UniqueConstraint)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+TS = DateTime(timezone=True)
+
+INCIDENT_SOURCES = ("alertmanager", "grafana", "slack", "teams", "console", "command")
+INCIDENT_STATUSES = ("open", "acknowledged", "resolved")
+SESSION_STATUSES = ("queued", "running", "succeeded", "failed")
+PROPOSAL_STATES = ("proposed", "approved", "rejected", "expired", "executing", "succeeded", "failed")
+RISK_LEVELS = ("LOW", "MEDIUM", "HIGH", "CRITICAL")
+
+
+class Incident(Base):
+    __tablename__ = "incidents"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    source: Mapped[str] = mapped_column(String(20))
+    platform: Mapped[str | None] = mapped_column(String(20))
+    channel: Mapped[str | None] = mapped_column(String(200))
+    thread_ref: Mapped[str | None] = mapped_column(String(200))
+    alert_fingerprint: Mapped[str | None] = mapped_column(String(128), index=True)
+    alert_name: Mapped[str | None] = mapped_column(String(200))
+    title: Mapped[str | None] = mapped_column(Text)
+    service: Mapped[str | None] = mapped_column(String(200))
+    namespace: Mapped[str | None] = mapped_column(String(200))
+    severity: Mapped[str | None] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    labels: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    opened_at: Mapped[datetime] = mapped_column(TS, default=utcnow)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(TS)
+    resolved_at: Mapped[datetime | None] = mapped_column(TS)
+
+    sessions: Mapped[list[AgentSession]] = relationship(back_populates="incident")
+
+    __table_args__ = (Index("ix_incidents_status_fingerprint", "status", "alert_fingerprint"),)
+
+
+class AgentSession(Base):
+    __tablename__ = "agent_sessions"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    incident_id: Mapped[str | None] = mapped_column(ForeignKey("incidents.id"), index=True)
+    trigger: Mapped[str] = mapped_column(String(20))  # alert | command | scenario | rerun
+    trigger_text: Mapped[str | None] = mapped_column(Text)
+    engine: Mapped[str] = mapped_column(String(20))  # anthropic | offline
+    status: Mapped[str] = mapped_column(String(20), default="queued")
+    started_at: Mapped[datetime] = mapped_column(TS, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(TS)
+    steps: Mapped[int] = mapped_column(Integer, default=0)
+    input_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    output_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cache_read_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cache_write_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
+    error: Mapped[str | None] = mapped_column(Text)
+    trace: Mapped[list[Any]] = mapped_column(default=list)
+
+    incident: Mapped[Incident | None] = relationship(back_populates="sessions")
+    tool_calls: Mapped[list[ToolCall]] = relationship(back_populates="session", order_by="ToolCall.id")
+
+
+class ToolCall(Base):
+    __tablename__ = "tool_calls"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("agent_sessions.id"), index=True)
+    step: Mapped[int] = mapped_column(Integer, default=0)
+    tool: Mapped[str] = mapped_column(String(100))
+    arguments: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    query: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(TS, default=utcnow)
+    duration_ms: Mapped[float] = mapped_column(Float, default=0.0)
+    status: Mapped[str] = mapped_column(String(20))
+    bytes_returned: Mapped[int] = mapped_column(Integer, default=0)
+    truncated: Mapped[bool] = mapped_column(Boolean, default=False)
+    reduced: Mapped[bool] = mapped_column(Boolean, default=False)
+    cached: Mapped[bool] = mapped_column(Boolean, default=False)
+    error: Mapped[str | None] = mapped_column(Text)
+
+    session: Mapped[AgentSession] = relationship(back_populates="tool_calls")
+
+
+class Diagnosis(Base):
+    __tablename__ = "diagnoses"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    session_id: Mapped[str] = mapped_column(ForeignKey("agent_sessions.id"), index=True)
+    incident_id: Mapped[str | None] = mapped_column(ForeignKey("incidents.id"), index=True)
+    category: Mapped[str] = mapped_column(String(50))
+    component: Mapped[str | None] = mapped_column(String(200))
+    summary: Mapped[str] = mapped_column(Text)
+    confidence: Mapped[float] = mapped_column(Float)
+    evidence: Mapped[list[Any]] = mapped_column(default=list)
+    document: Mapped[dict[str, Any]] = mapped_column(default=dict)  # the whole typed Diagnosis
+    created_at: Mapped[datetime] = mapped_column(TS, default=utcnow)
+
+
+class RemediationProposal(Base):
+    __tablename__ = "remediation_proposals"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    diagnosis_id: Mapped[str | None] = mapped_column(ForeignKey("diagnoses.id"), index=True)
+    incident_id: Mapped[str | None] = mapped_column(ForeignKey("incidents.id"), index=True)
+    action_type: Mapped[str] = mapped_column(String(50))
+    target: Mapped[str] = mapped_column(String(300))
+    namespace: Mapped[str | None] = mapped_column(String(200))
+    parameters: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    rationale: Mapped[str | None] = mapped_column(Text)
+    risk: Mapped[str] = mapped_column(String(10))
+    state: Mapped[str] = mapped_column(String(20), default="proposed", index=True)
+    approvals_required: Mapped[int] = mapped_column(Integer, default=1)
+    requested_by: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(TS, default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(TS)
+    decided_at: Mapped[datetime | None] = mapped_column(TS)
+    executed_at: Mapped[datetime | None] = mapped_column(TS)
+    result: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    undo_of: Mapped[str | None] = mapped_column(String(32))
+
+    approvals: Mapped[list[Approval]] = relationship(back_populates="proposal", order_by="Approval.id")
+
+
+class Approval(Base):
+    __tablename__ = "approvals"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    proposal_id: Mapped[str] = mapped_column(ForeignKey("remediation_proposals.id"), index=True)
+    approver: Mapped[str] = mapped_column(String(200))
+    platform: Mapped[str] = mapped_column(String(20))
+    decision: Mapped[str] = mapped_column(String(10))  # approve | reject
+    created_at: Mapped[datetime] = mapped_column(TS, default=utcnow)
+
+    proposal: Mapped[RemediationProposal] = relationship(back_populates="approvals")
+    # One vote per person per proposal is what makes the two-person rule countable.
+    __table_args__ = (UniqueConstraint("proposal_id", "approver", "platform", name="uq_approval_voter"),)
+
+
+class Conversation(Base):
+    __tablename__ = "conversations"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    platform: Mapped[str] = mapped_column(String(20))
+    channel_id: Mapped[str] = mapped_column(String(300))
+    name: Mapped[str | None] = mapped_column(String(300))
+    service_url: Mapped[str | None] = mapped_column(String(500))
+    tenant_id: Mapped[str | None] = mapped_column(String(100))
+    reference: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    digest_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[datetime] = mapped_column(TS, default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (UniqueConstraint("platform", "channel_id", name="uq_conversation_channel"),)
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_log"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    ts: Mapped[datetime] = mapped_column(TS)
+    actor: Mapped[str] = mapped_column(String(200))
+    platform: Mapped[str] = mapped_column(String(20))
+    event: Mapped[str] = mapped_column(String(100), index=True)
+    subject: Mapped[str] = mapped_column(String(300))
+    # Canonical JSON text, hashed byte-for-byte; a JSON column could re-order keys on PostgreSQL.
+    payload: Mapped[str] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)

@@ -44,6 +44,13 @@ class Settings(BaseSettings):
     tool_timeout_seconds: float = Field(10.0, gt=0, le=120, description="Per-call timeout for every backend tool.")
     redact_extra_patterns: CsvList = Field((), description="Comma-separated extra regexes masked before text reaches a model.")
 
+    # Knowledge base
+    chroma_url: str | None = Field(None, description="Chroma server URL (e.g. http://127.0.0.1:8000); unset uses an embedded PersistentClient in DATA_DIR/chroma.")
+    embed_backend: str = Field("none", description="Dense embedder: none (BM25 only), fastembed, sentence-transformers or hash (testing only). A backend that cannot load falls back to BM25 with a warning.")
+    embed_model: str | None = Field(None, description="Model name or local path for EMBED_BACKEND.")
+    knowledge_dir: Path | None = Field(None, description="Runbook/postmortem folder ingested by default; unset uses the bundled knowledge/runbooks.")
+    incident_effective_minutes: int = Field(30, ge=1, description="An action counts as effective when its alert resolves within this many minutes.")
+
     @field_validator("kube_namespace_allowlist", "redact_extra_patterns", mode="before")
     @classmethod
     def _csv(cls, v: object) -> object:

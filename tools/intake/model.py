@@ -1,0 +1,138 @@
+"""The one alert shape every intake parser produces."""
+from __future__ import annotations
+
+import functools
+import re
+from datetime import datetime
+from typing import Any, Callable, Literal, TypeVar
+
+from pydantic import BaseModel, Field
+
+from .normalise import bounded_copy, label_fingerprint, normalise_severity, str_map
+
+# Label values that name the exporter that scraped the metric, not the workload in trouble:
+# kube-state-metrics alerts carry job/service/pod/container of the KSM pod itself.
+_EXPORTER = re.compile(r"kube-state-metrics|node-exporter|kubelet|cadvisor|blackbox-exporter|pushgateway"
+                       r"|^apiserver$|^prometheus$", re.I)
+_SERVICE_KEYS = ("service", "app", "app_kubernetes_io_name", "deployment", "statefulset", "daemonset",
+                 "job_name", "job", "container")
+
+
+class Alert(BaseModel):
+    name: str
+    status: Literal["firing", "resolved"]
+    severity: str  # critical|warning|info|unknown
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    fingerprint: str
+    # alertmanager|grafana|slack|teams|pagerduty|datadog|text; "robusta" for Robusta findings that
+    # did not come from Prometheus, "opsgenie" when an Opsgenie bot posted the message.
+    source: str
+    raw: dict | str = Field(default_factory=dict, repr=False)
+    generator_url: str | None = None
+
+    def _label(self, *keys: str) -> str | None:
+        for key in keys:
+            value = self.labels.get(key)
+            if value and not _EXPORTER.search(value):
+                return value
+        return None
+
+    @property
+    def namespace(self) -> str | None:
+        return self._label("namespace", "exported_namespace", "kubernetes_namespace", "k8s_namespace_name")
+
+    @property
+    def service(self) -> str | None:
+        return self._label(*_SERVICE_KEYS)
+
+    @property
+    def pod(self) -> str | None:
+        return self._label("pod", "pod_name", "exported_pod", "k8s_pod_name")
+
+    @property
+    def summary(self) -> str | None:
+        for key in ("summary", "title", "message"):
+            if self.annotations.get(key):
+                return self.annotations[key]
+        return None
+
+    @property
+    def description(self) -> str | None:
+        for key in ("description", "message", "text"):
+            if self.annotations.get(key):
+                return self.annotations[key]
+        return None
+
+
+class AlertGroup(BaseModel):
+    alerts: list[Alert]
+    group_key: str | None = None
+    status: str = "firing"
+    receiver: str | None = None
+    common_labels: dict[str, str] = Field(default_factory=dict)
+    external_url: str | None = None
+    truncated_alerts: int = 0
+
+    @property
+    def firing(self) -> list[Alert]:
+        return [a for a in self.alerts if a.status == "firing"]
+
+
+class NotAnAlert(BaseModel):
+    reason: str
+
+
+def build_alert(*, name: str, status: str, labels: dict[str, str], source: str, raw: Any,
+                severity: Any = None, annotations: dict[str, str] | None = None,
+                starts_at: datetime | None = None, ends_at: datetime | None = None,
+                fingerprint: Any = None, generator_url: Any = None, bound_raw: bool = True) -> Alert:
+    """Assemble an Alert with the common defaults: alertname label, severity, fingerprint.
+
+    raw is stored as a bounded JSON-safe copy; bound_raw=False when the caller already bounded it.
+    """
+    labels = dict(labels)
+    name = (name or labels.get("alertname") or "unknown").strip()[:200] or "unknown"
+    labels.setdefault("alertname", name)
+    sev = normalise_severity(labels.get("severity"))
+    if sev == "unknown":
+        sev = normalise_severity(severity)
+    fp = fingerprint if isinstance(fingerprint, str) and fingerprint.strip() else label_fingerprint(labels)
+    return Alert(
+        name=name, status="resolved" if status == "resolved" else "firing", severity=sev,
+        labels=labels, annotations=str_map(annotations or {}), starts_at=starts_at, ends_at=ends_at,
+        fingerprint=fp.strip()[:128], source=source,
+        raw=(bounded_copy(raw) if bound_raw else raw) if isinstance(raw, (dict, str)) else {},
+        generator_url=generator_url if isinstance(generator_url, str) and generator_url else None,
+    )
+
+
+def group_of(alerts: list[Alert], *, truncated: int = 0, **kw: Any) -> AlertGroup:
+    """Wrap alerts in a group; status and common labels are derived when the source lacks them."""
+    status = kw.pop("status", None)
+    if status not in ("firing", "resolved"):
+        status = "firing" if any(a.status == "firing" for a in alerts) else "resolved"
+    common = kw.pop("common_labels", None)
+    if not common and alerts:
+        first = alerts[0].labels
+        common = {k: v for k, v in first.items() if all(a.labels.get(k) == v for a in alerts[1:])}
+    return AlertGroup(alerts=alerts, status=status, common_labels=common or {},
+                      truncated_alerts=max(0, truncated), **kw)
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def never_raises(fn: F) -> F:
+    """Public parsers return NotAnAlert instead of raising, whatever the input does to them."""
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except RecursionError:
+            return NotAnAlert(reason=f"internal error in {fn.__name__}: input nested too deeply")
+        except Exception as exc:
+            return NotAnAlert(reason=f"internal error in {fn.__name__}: {type(exc).__name__}: {str(exc)[:200]}")
+    return wrapper  # type: ignore[return-value]

@@ -1,0 +1,72 @@
+"""The Kubernetes read tools as a list of Tool objects, with descriptions written for a model."""
+from __future__ import annotations
+
+from kubernetes.client import ApiClient
+
+from tools.base import Tool, ToolContext
+from tools.k8s.deployments import read_deployments
+from tools.k8s.events import read_events, reduce_events
+from tools.k8s.jobs import read_jobs
+from tools.k8s.logs import read_pod_logs, reduce_logs
+from tools.k8s.nodes import read_nodes
+from tools.k8s.pods import read_pods
+from tools.k8s.toolkit import k8s_tool, problems_reducer
+
+_NS = {"type": "string", "description": "Kubernetes namespace"}
+
+
+def kubernetes_tools(api_client: ApiClient | None, ctx: ToolContext) -> list[Tool]:
+    common = {"api": api_client, "ctx": ctx}
+    return [
+        k8s_tool(
+            name="k8s_pods",
+            description=("Pods in a namespace (or one pod, or those matching a label selector) with phase, "
+                         "conditions, container states (waiting reason such as CrashLoopBackOff/ImagePullBackOff, "
+                         "last termination reason such as OOMKilled with exit code), restarts, node, owner "
+                         "deployment, images and resource requests/limits. Pods with problems come first."),
+            properties={"namespace": _NS, "name": {"type": "string", "description": "pod name"},
+                        "label_selector": {"type": "string", "description": "e.g. app=checkout,tier in (web,api)"}},
+            required=["namespace"], impl=read_pods, budget=8000,
+            reducer=problems_reducer("pods", slim_fields=("conditions", "qos")), **common),
+        k8s_tool(
+            name="k8s_events",
+            description=("Kubernetes events of a namespace or of one object (kind + name), deduplicated with "
+                         "counts and first/last times, warnings first. For a Deployment, StatefulSet, DaemonSet, "
+                         "Job or CronJob the events of its ReplicaSets/Jobs/Pods are included."),
+            properties={"namespace": _NS, "kind": {"type": "string", "description": "e.g. Pod, Deployment, Node"},
+                        "name": {"type": "string", "description": "object name"}},
+            required=["namespace"], impl=read_events, budget=6000, reducer=reduce_events, **common),
+        k8s_tool(
+            name="k8s_pod_logs",
+            description=("Container logs of a pod. previous=true also returns the logs of the previous, crashed "
+                         "instance (use it for CrashLoopBackOff/OOMKilled). Long logs are returned as templates "
+                         "with counts, plus the last lines of the most severe level."),
+            properties={"namespace": _NS, "pod": {"type": "string"},
+                        "container": {"type": "string", "description": "required for multi-container pods"},
+                        "previous": {"type": "boolean", "default": False},
+                        "tail_lines": {"type": "integer", "default": 500, "minimum": 1, "maximum": 5000}},
+            required=["namespace", "pod"], impl=read_pod_logs, budget=8000, reducer=reduce_logs, **common),
+        k8s_tool(
+            name="k8s_deployments",
+            description=("Deployments with desired/updated/ready/available replicas, conditions (e.g. "
+                         "ProgressDeadlineExceeded), images and rollout history (ReplicaSet revisions with images "
+                         "and creation times) to correlate an incident with the latest change."),
+            properties={"namespace": _NS, "name": {"type": "string", "description": "deployment name"}},
+            required=["namespace"], impl=read_deployments, budget=8000,
+            reducer=problems_reducer("deployments", slim_fields=("rollout_history",)), **common),
+        k8s_tool(
+            name="k8s_nodes",
+            description=("Cluster nodes with Ready/MemoryPressure/DiskPressure/PIDPressure conditions, taints, "
+                         "cordon state, allocatable and capacity."),
+            properties={"name": {"type": "string", "description": "node name"}},
+            required=[], impl=read_nodes, budget=6000,
+            reducer=problems_reducer("nodes", slim_fields=("capacity",)), **common),
+        k8s_tool(
+            name="k8s_jobs",
+            description=("Jobs and CronJobs with status (Complete/Failed/Running), succeeded/failed counts, "
+                         "failure reasons (BackoffLimitExceeded, DeadlineExceeded), schedule and last runs. "
+                         "A CronJob name also returns its Jobs."),
+            properties={"namespace": _NS, "name": {"type": "string", "description": "job or cronjob name"}},
+            required=["namespace"], impl=read_jobs, budget=6000,
+            reducer=problems_reducer("jobs", slim_fields=("images", "conditions")), **common),
+    ]

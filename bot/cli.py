@@ -11,12 +11,9 @@ import sys
 
 from pydantic import ValidationError
 
+from bot.cli_util import UserError
 from bot.commands import COMMAND_MODULES
 from bot.db import DatabaseConfigError
-
-
-class UserError(Exception):
-    """An error the user can fix; printed as one line with exit code 2."""
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,6 +7,10 @@ from bot import migrate
 from bot.db import DatabaseConfigError, safe_url
 
 
+class UserError(Exception):
+    """An error the user can fix; printed as one line with exit code 2."""
+
+
 def require_schema(engine: Engine) -> None:
     if migrate.current_revision(engine) is None:
         raise DatabaseConfigError(f"database {safe_url(engine.url)} has no schema; run `chatops db upgrade` first")

@@ -155,9 +155,19 @@ class Tool:
         return result
 
 
+class Redacts:
+    """What the registry needs from tools.redact.Redactor (kept structural to avoid an import cycle)."""
+
+    def redact(self, text: str) -> str: ...
+    def redact_obj(self, obj: Any) -> Any: ...
+
+
 @dataclass
 class ToolRegistry:
     tools: dict[str, Tool] = field(default_factory=dict)
+    # Applied to every result before anyone sees it: traces, the offline engine and any model
+    # get the same masked text, so a secret in a log line can't leak through any path.
+    redactor: Redacts | None = None
 
     def register(self, *tools: Tool) -> "ToolRegistry":
         for t in tools:
@@ -181,4 +191,16 @@ class ToolRegistry:
             return ToolResult.fail(f"{name}(...)", f"unknown tool {name!r}; known: {', '.join(self.names())}")
         if not isinstance(args, dict):
             return ToolResult.fail(f"{name}(...)", "arguments must be a JSON object", tool.source)
-        return await tool.run(**args)
+        result = await tool.run(**args)
+        return self.mask(result)
+
+    def mask(self, result: ToolResult) -> ToolResult:
+        if self.redactor is None:
+            return result
+        r = self.redactor
+        result.data = r.redact_obj(result.data)
+        result.summary = r.redact(result.summary or "")
+        result.query = r.redact(result.query or "")
+        if result.error:
+            result.error = r.redact(result.error)
+        return result

@@ -169,6 +169,10 @@ def is_secret_name(name: str) -> bool:
 
 
 _DEFAULT_RULES = _rules()
+# Base64 with both cases and a digit, 32+ chars, alone on its line. Pure hex (digests, ids) is
+# left alone: it is common, non-secret content in logs.
+_KEY_MATERIAL_LINE = re.compile(r"^\s*(?=[A-Za-z0-9+/]*[a-z])(?=[A-Za-z0-9+/]*[A-Z])(?=[A-Za-z0-9+/]*\d)"
+                                r"[A-Za-z0-9+/]{32,}={0,2}\s*$")
 
 
 class Redactor:
@@ -183,6 +187,10 @@ class Redactor:
             return text
         for regex, repl in self.rules:
             text = regex.sub(repl, text)
+        # Line-oriented sources (pod logs, templates) hand us a PEM body one line at a time,
+        # cut off from its BEGIN marker; a line that is nothing but key material goes too.
+        if _KEY_MATERIAL_LINE.match(text) and looks_random(text.strip()):
+            return _tag("key_material")
         return text
 
     def redact_obj(self, obj: Any) -> Any:
@@ -198,15 +206,16 @@ class Redactor:
         return obj
 
     def _redact_dict(self, obj: dict) -> dict:
-        named = next((obj[k] for k in ("name", "key", "Name", "Key") if isinstance(obj.get(k), str)), None)
+        # "label" covers Prometheus label-value listings: {"label": "token", "values": [...]}.
+        named = next((obj[k] for k in ("name", "key", "Name", "Key", "label") if isinstance(obj.get(k), str)), None)
         pair_secret = named is not None and is_secret_name(named)
         secret_kind = str(obj.get("kind", "")).lower() == "secret"
         out: dict = {}
         for k, v in obj.items():
             if isinstance(k, str) and is_secret_name(k) and v not in (None, "", [], {}):
                 out[k] = REDACTED
-            elif pair_secret and k in ("value", "Value") and v not in (None, ""):
-                out[k] = REDACTED
+            elif pair_secret and k in ("value", "Value", "values") and v not in (None, "", []):
+                out[k] = [REDACTED] * len(v) if isinstance(v, list) else REDACTED
             elif secret_kind and k in ("data", "stringData") and isinstance(v, dict):
                 out[k] = {dk: REDACTED for dk in v}
             else:

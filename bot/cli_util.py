@@ -14,3 +14,12 @@ class UserError(Exception):
 def require_schema(engine: Engine) -> None:
     if migrate.current_revision(engine) is None:
         raise DatabaseConfigError(f"database {safe_url(engine.url)} has no schema; run `chatops db upgrade` first")
+
+
+def ensure_schema(engine: Engine) -> None:
+    """The embedded SQLite default migrates itself (zero set-up); PostgreSQL must be upgraded
+    explicitly (`chatops db upgrade`, the Procfile's release step), never by every process at once."""
+    if engine.dialect.name == "sqlite":
+        migrate.upgrade(engine)
+    else:
+        require_schema(engine)

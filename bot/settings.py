@@ -44,6 +44,17 @@ class Settings(BaseSettings):
     tool_timeout_seconds: float = Field(10.0, gt=0, le=120, description="Per-call timeout for every backend tool.")
     redact_extra_patterns: CsvList = Field((), description="Comma-separated extra regexes masked before text reaches a model.")
 
+    # Agent sessions
+    agent_engine: str = Field("auto", pattern="^(auto|offline|anthropic)$", description="auto uses Anthropic when ANTHROPIC_API_KEY is set, else the offline engine.")
+    anthropic_api_key: SecretStr | None = Field(None, description="Anthropic API key; unset means the offline engine diagnoses.")
+    anthropic_model: str = Field("claude-sonnet-5-5", description="Model for the Anthropic engine.")
+    anthropic_base_url: str | None = Field(None, description="Override the Messages API base URL (proxies, tests).")
+    agent_max_tokens: int = Field(4096, ge=256, description="max_tokens per model response.")
+    agent_max_steps: int = Field(12, ge=1, le=50, description="Model turns per session before it must conclude.")
+    agent_max_seconds: float = Field(120.0, gt=0, description="Wall-time budget of one session.")
+    agent_max_total_tokens: int = Field(200_000, ge=1000, description="Input+output token budget of one session.")
+    anthropic_max_retries: int = Field(3, ge=0, le=10, description="Retries of 429/529/5xx (exponential backoff) before falling back to the offline engine.")
+
     # Knowledge base
     chroma_url: str | None = Field(None, description="Chroma server URL (e.g. http://127.0.0.1:8000); unset uses an embedded PersistentClient in DATA_DIR/chroma.")
     embed_backend: str = Field("none", description="Dense embedder: none (BM25 only), fastembed, sentence-transformers or hash (testing only). A backend that cannot load falls back to BM25 with a warning.")
@@ -51,10 +62,42 @@ class Settings(BaseSettings):
     knowledge_dir: Path | None = Field(None, description="Runbook/postmortem folder ingested by default; unset uses the bundled knowledge/runbooks.")
     incident_effective_minutes: int = Field(30, ge=1, description="An action counts as effective when its alert resolves within this many minutes.")
 
-    @field_validator("kube_namespace_allowlist", "redact_extra_patterns", mode="before")
+    # Remediation approvals
+    approvers_medium: CsvList = Field((), description="Who may approve MEDIUM (and LOW) actions: comma-separated slack:<user id>, slack-group:<user group id>, teams:<AAD object id>, teams-group:<AAD group id>, console:<name>. Approvers of a higher level may approve lower levels too.")
+    approvers_high: CsvList = Field((), description="Who may approve HIGH actions (same syntax as APPROVERS_MEDIUM); empty means nobody. A requester can never approve their own HIGH or CRITICAL action.")
+    approvers_critical: CsvList = Field((), description="Who may approve CRITICAL actions (same syntax); empty means nobody. CRITICAL needs two distinct approvers.")
+    auto_approve_low: bool = Field(False, description="Run LOW-risk actions without an approval click.")
+    proposal_ttl_minutes: int = Field(30, ge=1, le=1440, description="Minutes before an undecided remediation proposal expires.")
+    risk_overrides: CsvList = Field((), description="Per-namespace minimum risk, e.g. prod=HIGH,kube-system=CRITICAL.")
+    scale_min: int = Field(1, ge=0, description="Lowest replica count scale_deployment may set.")
+    scale_max: int = Field(50, ge=1, description="Highest replica count scale_deployment may set.")
+    action_verify_timeout_seconds: float = Field(120.0, gt=0, description="How long to wait for an executed action to converge (rollout, pod recreated) before reporting failure.")
+    action_signing_secret: SecretStr | None = Field(None, description="HMAC key of approval-button tokens. Unset: generated once into DATA_DIR/action_signing.key (0600), shared by processes on the same data dir; multi-host deployments must set it.")
+
+    @field_validator("kube_namespace_allowlist", "redact_extra_patterns", "approvers_medium", "approvers_high",
+                     "approvers_critical", "risk_overrides", mode="before")
     @classmethod
     def _csv(cls, v: object) -> object:
         return _split_csv(v)
+
+    @field_validator("risk_overrides")
+    @classmethod
+    def _risk_overrides(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for item in v:
+            ns, sep, risk = item.partition("=")
+            if not sep or not ns.strip() or risk.strip().upper() not in ("LOW", "MEDIUM", "HIGH", "CRITICAL"):
+                raise ValueError(f"{item!r} is not namespace=LOW|MEDIUM|HIGH|CRITICAL")
+        return v
+
+    @field_validator("approvers_medium", "approvers_high", "approvers_critical")
+    @classmethod
+    def _approvers(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        kinds = ("slack", "slack-group", "teams", "teams-group", "console", "console-group")
+        for item in v:
+            kind, sep, ident = item.partition(":")
+            if not sep or kind not in kinds or not ident.strip():
+                raise ValueError(f"{item!r} is not one of {', '.join(k + ':<id>' for k in kinds)}")
+        return v
 
     def sqlalchemy_url(self) -> str:
         if self.database_url is not None and self.database_url.get_secret_value().strip():

@@ -19,13 +19,7 @@ METRICS_FILE = "metrics.om"
 LOGS_FILE = "logs.jsonl"
 K8S_DIR = "k8s"
 
-CATEGORIES = (
-    "oom_killed", "config_error", "image_pull_error", "bad_deploy", "cpu_throttling", "connection_pool_exhausted",
-    "dependency_unavailable", "slow_query", "disk_full", "node_pressure", "unschedulable", "certificate_expired",
-    "dns_failure", "probe_failure", "traffic_spike", "unknown",
-)
-ACTIONS = ("restart_deployment", "scale_deployment", "rollback_deployment", "delete_pod", "cordon_node",
-           "set_resources", "none")
+from tools.taxonomy import ACTIONS, CATEGORIES  # noqa: E402  (re-exported for bundle users)
 
 
 class ScenarioError(Exception):

@@ -1,0 +1,94 @@
+"""The one typed Diagnosis every engine returns, and what it is made of.
+
+Its JSON schema is also the input schema of the model's `submit_diagnosis` tool, so the
+model's final answer is validated by the same type the offline engine fills in.
+"""
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from tools.taxonomy import ACTIONS, CATEGORIES
+
+Category = Literal[CATEGORIES]  # type: ignore[valid-type]
+ActionType = Literal[tuple(a for a in ACTIONS if a != "none")]  # type: ignore[valid-type]
+Risk = Literal["LOW", "MEDIUM", "HIGH", "CRITICAL"]
+
+
+class Evidence(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    tool: str = Field(description="tool that produced it, e.g. prom_named, k8s_pods, search_logs")
+    query: str = Field("", description="exact query, path or arguments used")
+    finding: str = Field(description="what it shows, one sentence with numbers")
+    time: str | None = Field(None, description="RFC 3339 time the finding refers to")
+    link: str | None = Field(None, description="URL to the source (Prometheus graph, log search)")
+    supports: str | None = Field(None, description="category this evidence supports, if any")
+
+
+class TimelineEntry(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    time: str
+    event: str
+    source: str = ""
+
+
+class SimilarIncident(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    id: str
+    title: str = ""
+    source: str = ""
+    score: float = 0.0
+    action: str | None = Field(None, description="action that worked for it, if any")
+
+
+class ProposedAction(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    action_type: ActionType
+    target: str = Field(description="object name: deployment name, pod name or node name")
+    namespace: str | None = Field(None, description="namespace of the target (none for nodes)")
+    parameters: dict[str, Any] = Field(default_factory=dict,
+                                       description="e.g. {replicas: 6} or {container, memory_limit, cpu_limit}")
+    rationale: str = ""
+    risk: Risk = "MEDIUM"
+
+
+class Diagnosis(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    category: Category
+    component: str | None = Field(None, description="the culprit workload (deployment/job name), or node name for node causes")
+    summary: str = Field(description="1-3 sentences: cause, impact, what to do", max_length=1200)
+    confidence: float = Field(ge=0.0, le=1.0)
+    evidence: list[Evidence] = Field(default_factory=list)
+    timeline: list[TimelineEntry] = Field(default_factory=list)
+    similar_incidents: list[SimilarIncident] = Field(default_factory=list)
+    proposals: list[ProposedAction] = Field(default_factory=list)
+    unavailable_sources: list[str] = Field(default_factory=list, description="sources that could not be used, with why")
+
+    @field_validator("summary")
+    @classmethod
+    def _summary_not_empty(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("summary must not be empty")
+        return v.strip()
+
+    @property
+    def action(self) -> str:
+        return self.proposals[0].action_type if self.proposals else "none"
+
+
+def submit_schema() -> dict[str, Any]:
+    """JSON schema for the submit_diagnosis tool (refs inlined: simpler for models)."""
+    schema = Diagnosis.model_json_schema()
+    defs = schema.pop("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return inline(defs[node["$ref"].split("/")[-1]])
+            return {k: inline(v) for k, v in node.items() if k != "title"}
+        if isinstance(node, list):
+            return [inline(x) for x in node]
+        return node
+
+    return inline(schema)

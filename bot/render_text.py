@@ -1,0 +1,38 @@
+"""Plain-text rendering of a diagnosis, for the CLI and the console surface."""
+from __future__ import annotations
+
+import textwrap
+
+from agents.diagnosis import Diagnosis
+
+
+def render_diagnosis(d: Diagnosis, width: int = 100) -> str:
+    wrap = lambda s, ind="   ": textwrap.fill(s, width, initial_indent=ind, subsequent_indent=ind + "  ")  # noqa: E731
+    lines = [f"Diagnosis: {d.category}  component: {d.component or '-'}  confidence: {d.confidence:.0%}",
+             wrap(d.summary, "  ")]
+    if d.evidence:
+        lines.append("Evidence:")
+        for e in d.evidence[:10]:
+            when = f" [{e.time}]" if e.time else ""
+            lines.append(wrap(f"- {e.finding}{when}  ({e.tool})"))
+    if d.timeline:
+        lines.append("Timeline:")
+        for t in d.timeline[:10]:
+            lines.append(wrap(f"- {t.time}  {t.event}"))
+    if d.similar_incidents:
+        lines.append("Similar past incidents and runbooks:")
+        for s in d.similar_incidents[:5]:
+            act = f" — action that worked: {s.action}" if s.action else ""
+            lines.append(wrap(f"- {s.title or s.id} ({s.source}){act}"))
+    if d.proposals:
+        lines.append("Proposed actions (need approval):")
+        for p in d.proposals:
+            where = f"{p.namespace}/" if p.namespace else ""
+            params = ", ".join(f"{k}={v}" for k, v in p.parameters.items())
+            lines.append(wrap(f"- {p.action_type} {where}{p.target} {('(' + params + ')') if params else ''} "
+                              f"risk {p.risk}: {p.rationale}"))
+    if d.unavailable_sources:
+        lines.append("Could not use:")
+        for u in d.unavailable_sources:
+            lines.append(wrap(f"- {u}"))
+    return "\n".join(lines)

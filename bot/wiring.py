@@ -1,0 +1,53 @@
+"""Turn Settings into the objects the lower layers take (they never read settings themselves)."""
+from __future__ import annotations
+
+import logging
+
+from agents.session import EngineSettings
+from bot.settings import Settings
+from tools.base import Tool, ToolContext
+from tools.sources import SourceConfig
+
+log = logging.getLogger(__name__)
+
+
+def engine_settings(s: Settings, engine: str | None = None) -> EngineSettings:
+    return EngineSettings(
+        engine=(engine or s.agent_engine),  # type: ignore[arg-type]
+        api_key=s.anthropic_api_key.get_secret_value() if s.anthropic_api_key else None,
+        model=s.anthropic_model, base_url=s.anthropic_base_url, max_tokens=s.agent_max_tokens,
+        max_steps=s.agent_max_steps, max_seconds=s.agent_max_seconds, max_total_tokens=s.agent_max_total_tokens,
+        max_retries=s.anthropic_max_retries)
+
+
+def tool_context(s: Settings) -> ToolContext:
+    return ToolContext(timeout=s.tool_timeout_seconds, namespace_allowlist=s.kube_namespace_allowlist)
+
+
+def source_config(s: Settings) -> SourceConfig:
+    return SourceConfig(
+        prometheus_url=s.prometheus_url, opensearch_url=s.opensearch_url, opensearch_username=s.opensearch_username,
+        opensearch_password=s.opensearch_password.get_secret_value() if s.opensearch_password else None,
+        opensearch_index_pattern=s.opensearch_index_pattern, kubeconfig=s.kubeconfig, kube_context=s.kube_context,
+        redact_extra_patterns=s.redact_extra_patterns)
+
+
+def knowledge_tools_for(s: Settings, ctx: ToolContext, ingest_if_empty: bool = True) -> tuple[list[Tool], str | None]:
+    """The search_knowledge tool over the configured knowledge base, or a reason it is unavailable.
+
+    An empty embedded knowledge base gets the bundled runbooks, so a fresh machine has them.
+    """
+    try:
+        from knowledge import BUNDLED_RUNBOOKS, KnowledgeBase
+        from knowledge.tool import knowledge_tools
+
+        kb = KnowledgeBase(s.data_dir, chroma_url=s.chroma_url, embed_backend=s.embed_backend, embed_model=s.embed_model)
+        if ingest_if_empty and kb.status().get("documents", 0) == 0:
+            kb.ingest(s.knowledge_dir or BUNDLED_RUNBOOKS)
+        return knowledge_tools(kb, ctx), None
+    except Exception as exc:  # the bot diagnoses without knowledge rather than not at all
+        reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        log.warning("knowledge base unavailable: %s", reason)
+        from knowledge.tool import knowledge_tools
+
+        return knowledge_tools(None, ctx, unavailable_reason=reason), reason

@@ -26,6 +26,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import yaml
 
+from tools.k8s.fake_controller import FakeControllers
 from tools.k8s.fake_store import ApiError, ObjectStore, Resource, not_found, resource_for_path
 from tools.k8s.patch import PatchError, apply_patch
 from tools.k8s.selectors import label_selector_string
@@ -70,6 +71,8 @@ class FakeKubeAPI:
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self.url = ""
+        # None: status stays exactly as loaded (read-tool tests); see simulate_controllers().
+        self.controllers: FakeControllers | None = None
         for obj in objects or []:
             self.store.add(obj)
 
@@ -123,6 +126,13 @@ class FakeKubeAPI:
         with self._lock:
             self._failures.append(_Failure(method.upper(), re.compile(path_regex), status, times, delay, body, message))
 
+    def simulate_controllers(self, delay: float = 0.0) -> FakeControllers:
+        """Let deployments roll out and ReplicaSets replace deleted pods after `delay` seconds."""
+        if self.controllers is None:
+            self.controllers = FakeControllers(self.store, delay)
+        self.controllers.delay = delay
+        return self.controllers
+
     def clear_failures(self) -> None:
         with self._lock:
             self._failures.clear()
@@ -151,6 +161,8 @@ class FakeKubeAPI:
         if self._server is None:
             return
         self._stopping.set()  # wakes handlers sleeping on an injected delay
+        if self.controllers is not None:
+            self.controllers.cancel()
         self._server.shutdown()
         self._server.server_close()
         if self._thread:
@@ -199,6 +211,11 @@ class FakeKubeAPI:
             result = self._dispatch(method, path, query, body, content_type)
         except ApiError as err:
             return err.code, "application/json", json.dumps(err.status()).encode()
+        if self.controllers is not None and method != "GET" and query.get("dryRun") != "All":
+            route = _parse_path(path)
+            if route and route.res and route.name:
+                self.controllers.after_write(method, route.res.kind, route.namespace, route.name,
+                                             result if isinstance(result, dict) else None)
         if isinstance(result, str):
             return 200, "text/plain", result.encode()
         return 200, "application/json", json.dumps(result).encode()

@@ -3,7 +3,7 @@
 Writes behave like the apiserver where a remediation can observe it: resourceVersion bumps on
 every write, metadata.generation bumps when spec changes, dryRun=All validates and returns the
 would-be object without persisting, a stale resourceVersion on PUT is a 409 Conflict.
-Controllers are not simulated: status stays exactly as loaded.
+Controllers live in fake_controller.py and are opt-in: without them status stays exactly as loaded.
 """
 from __future__ import annotations
 

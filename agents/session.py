@@ -7,6 +7,7 @@ engine finishes the job with the same ToolRunner, so tool results already fetche
 from __future__ import annotations
 
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Literal
@@ -70,34 +71,53 @@ def _make_engine(name: str, settings: EngineSettings):
     return OfflineEngine()
 
 
+# Keys whose values name Kubernetes objects in structured tool results. Free text (log lines,
+# templates, event messages) is deliberately not scope: an injected log line must not be able
+# to put "payments" or "node-9" in play just by mentioning them.
+OBJECT_KEYS = frozenset({"name", "pod", "pod_name", "deployment", "node", "nodename", "node_name", "owner",
+                         "workload", "statefulset", "daemonset", "replicaset", "job", "job_name", "cronjob",
+                         "container", "service", "app", "host"})
+POD_HASH = re.compile(r"^(?P<owner>[a-z0-9][-a-z0-9]*?)-(?:[a-z0-9]{8,10}-)?[a-z0-9]{5}$")
+
+
 def build_scope(trigger: Trigger, runner: ToolRunner, allowlist: tuple[str, ...],
                 risk_overrides: dict[str, str] | None = None) -> Scope:
-    """Namespaces in scope are the trigger's and those of objects the tools returned."""
-    texts = [trigger.text, trigger.service or "", trigger.pod or ""]
+    """Scope = the trigger's namespace and labels, plus object names and namespaces from structured results."""
+    names: set[str] = {x for x in (trigger.service, trigger.pod) if x}
     namespaces = {trigger.namespace} if trigger.namespace else set()
-    for result in runner._memo.values():  # noqa: SLF001 (the runner is ours)
-        if result.status != "ok":
-            continue
-        texts.append(result.to_text())
-        namespaces.update(_namespaces_in(result.data))
-    return Scope(namespaces={n for n in namespaces if n}, observed_text="\n".join(texts),
+    if trigger.alert is not None:
+        names.update(v for k, v in trigger.alert.labels.items() if k in OBJECT_KEYS)
+    for key, result in runner._memo.items():  # noqa: SLF001 (the runner is ours)
+        if result.status == "ok":
+            _collect(result.data, names, namespaces)
+            # A namespace a tool was asked about and returned data for was observed, even when the
+            # result itself (log templates) carries no namespace field.
+            ns = runner.args.get(key, {}).get("namespace")
+            if isinstance(ns, str):
+                namespaces.add(ns)
+    for n in list(names):  # a pod name also puts its controller in scope (cart-7d9f8c6b5-x2kqz -> cart)
+        m = POD_HASH.match(n)
+        if m:
+            names.add(m.group("owner"))
+    return Scope(namespaces={n for n in namespaces if n}, observed_text="\n".join(sorted(names)),
                  namespace_allowlist=allowlist, risk_overrides=risk_overrides or {})
 
 
-def _namespaces_in(data, depth: int = 0) -> set[str]:
-    found: set[str] = set()
-    if depth > 6:
-        return found
+def _collect(data, names: set[str], namespaces: set[str], depth: int = 0) -> None:
+    if depth > 8:
+        return
     if isinstance(data, dict):
         for k, v in data.items():
-            if k in ("namespace", "namespace_name") and isinstance(v, str):
-                found.add(v)
+            if isinstance(v, str):
+                if k in ("namespace", "namespace_name"):
+                    namespaces.add(v)
+                elif k in OBJECT_KEYS and len(v) <= 253:
+                    names.add(v)
             else:
-                found |= _namespaces_in(v, depth + 1)
+                _collect(v, names, namespaces, depth + 1)
     elif isinstance(data, list):
-        for x in data[:500]:
-            found |= _namespaces_in(x, depth + 1)
-    return found
+        for x in data[:1000]:
+            _collect(x, names, namespaces, depth + 1)
 
 
 def _fallback_diagnosis(trigger: Trigger, unavailable: dict[str, str], error: str) -> Diagnosis:

@@ -18,6 +18,7 @@ class ToolRunner:
         self.step = 0
         self.calls = 0
         self._memo: dict[str, ToolResult] = {}
+        self.args: dict[str, dict[str, Any]] = {}
         self._inflight: dict[str, asyncio.Future] = {}
 
     @staticmethod
@@ -41,6 +42,7 @@ class ToolRunner:
         except Exception as exc:  # registry.run should not raise; never let a bug kill a session
             result = ToolResult.fail(f"{name}({args})", f"{type(exc).__name__}: {exc}")
         self._memo[key] = result
+        self.args[key] = args
         fut.set_result(result)
         del self._inflight[key]
         self._record(name, args, result, cached=False)

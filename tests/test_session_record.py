@@ -16,7 +16,7 @@ from tools.base import Tool, ToolRegistry, ToolResult
 
 def _registry():
     async def pods(namespace: str) -> ToolResult:
-        return ToolResult(status="ok", data={"pods": [{"name": "cart-abc12-x2kqz", "namespace": namespace}]},
+        return ToolResult(status="ok", data={"pods": [{"name": "cart-7d9f8c6b5-x2kqz", "namespace": namespace}]},
                           summary="1 pod", query=f"GET /api/v1/namespaces/{namespace}/pods")
 
     async def broken() -> ToolResult:

@@ -1,0 +1,179 @@
+"""Diagnosis accuracy and cost over scenario bundles.
+
+    .venv/bin/python bench/diagnose_eval.py [DIR=scenarios] [--engine offline|anthropic] [--json]
+                                            [--no-knowledge] [--only ID ...] [--drop SOURCE]
+
+Each bundle is replayed through ScenarioBackends (real Prometheus when installed, loopback
+OpenSearch and Kubernetes fakes) and diagnosed through agents.session.run_diagnosis, with the
+`search_knowledge` tool over a temporary knowledge base of knowledge/runbooks unless
+--no-knowledge. Only this bench reads the ground truth (load_expected); the engine never does.
+
+Columns: expected vs got category/component/action, confidence, tool calls, context bytes (sum of
+the tool results the engine consumed, i.e. what a model would have read), estimated tokens
+(bytes/4) and seconds. Component matches when the workload (or node) name is equal, ignoring case;
+a pod name that merely starts with the workload's name does not count.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from agents.session import EngineSettings, run_diagnosis  # noqa: E402
+from agents.trigger import Trigger  # noqa: E402
+from tools.intake.alertmanager import alert_from_object  # noqa: E402
+from tools.scenario.backends import ScenarioBackends  # noqa: E402
+from tools.scenario.bundle import Scenario, iter_scenarios, load_expected, load_scenario  # noqa: E402
+
+
+def trigger_for(sc: Scenario) -> Trigger:
+    """What the bot would receive: the Alertmanager alert, or the posted message as text."""
+    if sc.alert is not None:
+        return Trigger.from_alert(alert_from_object(sc.alert), at=sc.now)
+    return Trigger.from_text(sc.message or "", at=sc.now)
+
+
+def knowledge_tool_factory(enabled: bool):
+    """A function ctx -> [search_knowledge tool] over a temporary KB of the bundled runbooks."""
+    if not enabled:
+        return None, None
+    from knowledge import BUNDLED_RUNBOOKS, KnowledgeBase
+    from knowledge.tool import knowledge_tools
+
+    tmp = tempfile.TemporaryDirectory(prefix="chatops-bench-kb-")
+    kb = KnowledgeBase(Path(tmp.name), embed_backend="none")
+    kb.ingest(BUNDLED_RUNBOOKS)
+
+    def make(ctx):
+        return knowledge_tools(kb, ctx)
+
+    def close():
+        kb.close()
+        tmp.cleanup()
+
+    return make, close
+
+
+async def run_one(path: Path, engine: str, make_knowledge, api_key: str | None,
+                  drop: tuple[str, ...] = ()) -> dict[str, Any]:
+    sc = load_scenario(path)
+    expected = load_expected(path)
+    started = time.monotonic()
+    with ScenarioBackends(sc, use_prometheus="prometheus" not in drop) as backends:
+        for src in drop:  # robustness runs: pretend a source does not exist
+            backends.config.absent[src] = f"{src} dropped for this run (--drop)"
+        extra = make_knowledge(backends.ctx) if make_knowledge else []
+        sources = backends.sources(extra_tools=extra)
+        try:
+            settings = EngineSettings(engine=engine, api_key=api_key)
+            res = await run_diagnosis(trigger_for(sc), sources.registry, sources.unavailable, settings=settings)
+        finally:
+            sources.close()
+    d = res.diagnosis
+    got_action = d.proposals[0].action_type if d.proposals else "none"
+    return {
+        "id": sc.id,
+        "expected": {k: expected[k] for k in ("category", "component", "action")},
+        "got": {"category": d.category, "component": d.component, "action": got_action},
+        "category_ok": d.category == expected["category"],
+        "component_ok": (d.component or "").lower() == expected["component"].lower(),
+        "action_ok": got_action == expected["action"],
+        "confidence": d.confidence,
+        "tool_calls": res.tool_calls,
+        "context_bytes": res.context_bytes,
+        "est_tokens": res.context_bytes // 4,
+        "input_tokens": res.usage.input_tokens,
+        "seconds": round(time.monotonic() - started, 2),
+        "engine": res.engine,
+        "summary": d.summary,
+        "unavailable": d.unavailable_sources,
+    }
+
+
+def totals(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    n = len(rows) or 1
+    return {
+        "bundles": len(rows),
+        "category_accuracy": sum(r["category_ok"] for r in rows) / n,
+        "component_accuracy": sum(r["component_ok"] for r in rows) / n,
+        "action_accuracy": sum(r["action_ok"] for r in rows) / n,
+        "mean_tool_calls": sum(r["tool_calls"] for r in rows) / n,
+        "mean_context_bytes": sum(r["context_bytes"] for r in rows) / n,
+        "mean_est_tokens": sum(r["est_tokens"] for r in rows) / n,
+        "mean_seconds": sum(r["seconds"] for r in rows) / n,
+    }
+
+
+def markdown(rows: list[dict[str, Any]], tot: dict[str, Any]) -> str:
+    def mark(ok: bool) -> str:
+        return "" if ok else " ✗"
+
+    out = ["| bundle | expected category | got | expected component | got | expected action | got | conf | "
+           "calls | bytes | ~tokens | s |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        e, g = r["expected"], r["got"]
+        out.append(f"| {r['id']} | {e['category']} | {g['category']}{mark(r['category_ok'])} | {e['component']} | "
+                   f"{g['component']}{mark(r['component_ok'])} | {e['action']} | {g['action']}{mark(r['action_ok'])} | "
+                   f"{r['confidence']:.2f} | {r['tool_calls']} | {r['context_bytes']} | {r['est_tokens']} | "
+                   f"{r['seconds']:.1f} |")
+    out += ["", f"**{tot['bundles']} bundles** — category {tot['category_accuracy']:.0%}, component "
+                f"{tot['component_accuracy']:.0%}, action {tot['action_accuracy']:.0%}; mean tool calls "
+                f"{tot['mean_tool_calls']:.1f}, mean context {tot['mean_context_bytes']:.0f} bytes "
+                f"(~{tot['mean_est_tokens']:.0f} tokens), mean {tot['mean_seconds']:.1f} s per bundle"]
+    return "\n".join(out)
+
+
+async def main_async(args: argparse.Namespace) -> int:
+    bundles = iter_scenarios(args.dir)
+    if args.only:
+        bundles = [b for b in bundles if b.name in args.only]
+    if not bundles:
+        print(f"no bundles under {args.dir}", file=sys.stderr)
+        return 2
+    make_knowledge, close = knowledge_tool_factory(not args.no_knowledge)
+    rows = []
+    try:
+        for b in bundles:
+            rows.append(await run_one(b, args.engine, make_knowledge, os.environ.get("ANTHROPIC_API_KEY"),
+                                      tuple(args.drop)))
+            if args.verbose:
+                print(f"{rows[-1]['id']}: {rows[-1]['got']} — {rows[-1]['summary']}", file=sys.stderr)
+    finally:
+        if close:
+            close()
+    tot = totals(rows)
+    if args.json:
+        print(json.dumps({"rows": rows, "totals": tot}, indent=1))
+    else:
+        print(markdown(rows, tot))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("dir", nargs="?", default=str(REPO / "scenarios"))
+    ap.add_argument("--engine", choices=("offline", "anthropic"), default="offline")
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--no-knowledge", action="store_true", help="do not register search_knowledge")
+    ap.add_argument("--only", nargs="*", default=[])
+    ap.add_argument("--drop", action="append", default=[], choices=("prometheus", "opensearch", "kubernetes"),
+                    help="run as if this source did not exist (repeatable)")
+    ap.add_argument("-v", "--verbose", action="store_true", help="print each summary to stderr")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    return asyncio.run(main_async(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -136,6 +136,11 @@ class RemediationProposal(Base):
     executed_at: Mapped[datetime | None] = mapped_column(TS)
     result: Mapped[dict[str, Any]] = mapped_column(default=dict)
     undo_of: Mapped[str | None] = mapped_column(String(32))
+    # Added in 0002: HMAC nonce of the approval token, the exact action text, and why no
+    # approve button is offered (validation or dry run failed).
+    nonce: Mapped[str | None] = mapped_column(String(64))
+    action_text: Mapped[str | None] = mapped_column(Text)
+    blocked_reason: Mapped[str | None] = mapped_column(Text)
 
     approvals: Mapped[list[Approval]] = relationship(back_populates="proposal", order_by="Approval.id")
 

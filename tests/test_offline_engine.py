@@ -94,3 +94,19 @@ async def test_all_sources_down_is_unknown_fast_and_names_them():
     for src in ("prometheus", "opensearch", "kubernetes"):
         assert src in text and src in d.summary
     assert all(c.status == "error" for c in tracer.calls)
+
+
+def test_proposal_parameters_are_exactly_what_the_catalog_accepts():
+    """Every parameter the offline engine can emit must pass the action catalog's schema."""
+    import re
+    from pathlib import Path
+
+    from tools.actions import CATALOG
+
+    src = Path(__file__).resolve().parent.parent.joinpath("agents", "offline", "remedy.py").read_text()
+    emitted = set(re.findall(r'params\.update\((\w+)=', src)) | set(re.findall(r'"(\w+)": ', src.split("params = {", 1)[-1][:0]))
+    emitted |= set(re.findall(r'params = \{"(\w+)"', src)) | set(re.findall(r'params\["(\w+)"\]', src))
+    allowed = set()
+    for spec in CATALOG.values():
+        allowed |= set(spec.params_schema.get("properties", {}))
+    assert emitted and emitted <= allowed, emitted - allowed

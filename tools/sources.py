@@ -39,6 +39,7 @@ class Sources:
     ctx: ToolContext
     unavailable: dict[str, str]
     closers: list[Any] = field(default_factory=list)
+    config: SourceConfig | None = None
 
     def close(self) -> None:
         for c in self.closers:
@@ -88,4 +89,4 @@ def build_sources(cfg: SourceConfig, ctx: ToolContext, extra_tools: list[Tool] |
     registry.register(*kubernetes_tools(api_client, ctx))
 
     registry.register(*extra_tools)
-    return Sources(registry=registry, ctx=ctx, unavailable=unavailable, closers=closers)
+    return Sources(registry=registry, ctx=ctx, unavailable=unavailable, closers=closers, config=cfg)

@@ -53,7 +53,7 @@ def propose(h: Hypothesis, ctx: Ctx) -> list[ProposedAction]:
         limit = mem_bytes(h.params.get("memory_limit")) or h.params.get("memory_limit_bytes")
         params = {"container": h.params.get("container") or target}
         if limit:
-            params.update(memory_limit=mem_text(limit * 1.5), previous_memory_limit=mem_text(limit))
+            params.update(memory_limit=mem_text(limit * 1.5))
             why = f"raise the memory limit 1.5x ({mem_text(limit)} -> {mem_text(limit * 1.5)}) while the footprint is investigated"
         else:
             why = "raise the memory limit of the OOMKilled container (current limit not visible)"
@@ -61,7 +61,7 @@ def propose(h: Hypothesis, ctx: Ctx) -> list[ProposedAction]:
         cur = cpu_cores(h.params.get("cpu_limit"))
         params = {"container": h.params.get("container") or target}
         if cur:
-            params.update(cpu_limit=cpu_text(cur * 2), previous_cpu_limit=cpu_text(cur))
+            params.update(cpu_limit=cpu_text(cur * 2))
             why = f"double the CPU limit ({cpu_text(cur)} -> {cpu_text(cur * 2)}) so CFS stops throttling"
         else:
             why = "raise (or remove) the CPU limit of the throttled container"
@@ -88,13 +88,13 @@ def propose(h: Hypothesis, ctx: Ctx) -> list[ProposedAction]:
         if not cur:
             return []
         want = max(cur + 1, min(MAX_SCALE_FACTOR * cur, math.ceil(cur * ratio)))
-        params = {"replicas": int(want), "previous_replicas": int(cur)}
+        params = {"replicas": int(want)}
         why = f"scale {target} from {cur} to {want} replicas for a {ratio:.1f}x load"
     elif action == "cordon_node":
         ns = None
         why = f"cordon {target} so no new pods land on it, then drain it"
-    if kind and kind != "Deployment" and action == "set_resources":
-        params["kind"] = kind
+    # Parameters are only what the action catalog accepts: previous values are captured by the
+    # catalog's own dry run, and non-Deployment targets surface there as a blocked proposal.
     prop = ProposedAction(action_type=action, target=target, namespace=ns, parameters=params, rationale=why,
                           risk="HIGH" if action in HIGH_RISK else "MEDIUM")
     return [prop] if _seen(target, h) else []

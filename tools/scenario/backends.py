@@ -29,6 +29,10 @@ class ScenarioBackends:
         self.ctx = ToolContext(now=lambda: scenario.now, timeout=timeout, namespace_allowlist=namespace_allowlist)
         self._stops: list = []
         self.config = SourceConfig(kube_enabled=True)
+        # The running fakes, for callers that act on them (remediation demos, tests).
+        self.kube = None
+        self.opensearch = None
+        self.prometheus = None
 
     def start(self) -> SourceConfig:
         sc, cfg = self.scenario, self.config
@@ -54,6 +58,7 @@ class ScenarioBackends:
             try:
                 server = PrometheusServer(self.workdir / "prometheus", openmetrics_files=[sc.metrics_file])
                 cfg.prometheus_url = server.start()
+                self.prometheus = server
                 self._stops.append(server.stop)
             except Exception as exc:
                 log.warning("Prometheus replay failed: %s", exc)
@@ -67,6 +72,7 @@ class ScenarioBackends:
             return
         fake = FakeOpenSearch.from_jsonl(sc.logs_file)
         cfg.opensearch_url = fake.start()
+        self.opensearch = fake
         self._stops.append(fake.stop)
 
     def _start_kubernetes(self, sc: Scenario, cfg: SourceConfig) -> None:
@@ -79,6 +85,7 @@ class ScenarioBackends:
         fake = FakeKubeAPI()
         fake.load_dir(sc.k8s_dir)
         cfg.kube_host = fake.start()
+        self.kube = fake
         self._stops.append(fake.stop)
 
     def sources(self, extra_tools=()) -> Sources:

@@ -1,0 +1,1 @@
+"""Platform-neutral incident workflow: surfaces (Slack, console, Teams) only render and forward."""

@@ -1,0 +1,145 @@
+"""The platform-neutral incident workflow on a replayed scenario: alert → thread → diagnosis →
+proposal → approval → execution on the fake cluster → audit, plus dedup, resolve and storms."""
+from __future__ import annotations
+
+import copy
+
+import pytest
+from sqlalchemy import func, select
+
+from agents.session import EngineSettings
+from bot import audit
+from bot.models import AgentSession, Incident
+from bot.remediation import ApprovalPolicy, Identity, Signer
+from bot.workflow.queue import SessionQueue
+from bot.workflow.service import Workflow
+from tests.support import REPO, need
+from tests.workflow_support import RecordingSurface
+from tools.actions import ActionExecutor
+from tools.intake import parse_alertmanager
+from tools.k8s import make_api_client
+from tools.scenario.backends import ScenarioBackends
+from tools.scenario.bundle import load_scenario
+
+BUNDLE = REPO / "scenarios" / "shop-cart-crashloop"
+
+
+@pytest.fixture
+def stack(migrated):
+    from tools.prometheus.server import prometheus_binaries
+
+    need(prometheus_binaries() is not None, "Prometheus not installed (apt-get install prometheus)")
+    _, factory = migrated
+    scenario = load_scenario(BUNDLE)
+    with ScenarioBackends(scenario) as backends:
+        backends.kube.simulate_controllers(0)
+        surface = RecordingSurface()
+
+        async def sources():
+            return backends.sources()
+
+        executor = ActionExecutor(make_api_client(host=backends.config.kube_host), backends.ctx, verify_timeout=10,
+                                  poll_interval=0.2)
+        wf = Workflow(factory, {"test": surface}, sources, EngineSettings(engine="offline"), executor,
+                      queue=SessionQueue(concurrency=2, max_pending=3),
+                      policy=ApprovalPolicy.build(medium=["console:alice", "console:bob"]),
+                      signer=Signer(b"0123456789abcdef0123456789abcdef"))
+        yield wf, surface, factory, scenario, backends
+
+
+def _group(scenario, status="firing", **label_changes):
+    alert = copy.deepcopy(scenario.alert)
+    alert["status"] = status
+    alert["labels"].update(label_changes)
+    if label_changes:
+        alert.pop("fingerprint", None)
+    return parse_alertmanager({"version": "4", "status": status, "receiver": "chatops", "alerts": [alert]})
+
+
+async def test_alert_thread_diagnosis_repeat_and_resolve(stack):
+    wf, surface, factory, scenario, _ = stack
+    [status] = await wf.on_alert_group(_group(scenario), platform="test", channel="C-ALERTS", thread=None,
+                                       source="alertmanager")
+    assert status.startswith("new:")
+    await wf.drain(60)
+    root_channel, root_thread, headline = surface.posts[0]
+    assert root_thread is None and "KubePodCrashLooping" in headline
+    [post] = surface.diagnoses
+    thread = [t for c, t, p in surface.posts if p is post][0]
+    assert thread is not None  # answered in the alert's thread
+    assert post.diagnosis.category == "oom_killed" and post.diagnosis.component == "cart"
+    [prop] = [v for v in post.proposals if v.action_type == "set_resources"]
+    assert prop.offerable and prop.token and "memory" in prop.action_text, (prop.reason, prop.state)
+    assert surface.progress_updates and surface.progress_updates[-1].done
+    assert surface.charts and surface.charts[0][1][:8] == b"\x89PNG\r\n\x1a\n"
+
+    [again] = await wf.on_alert_group(_group(scenario), platform="test", channel="C-ALERTS", thread=None,
+                                      source="alertmanager")
+    assert again.startswith("repeat:")
+    await wf.drain(30)
+    assert any("Still firing" in t for t in surface.texts(thread))
+    with factory() as s:
+        assert s.scalar(select(func.count()).select_from(AgentSession)) == 1
+
+    [res] = await wf.on_alert_group(_group(scenario, "resolved"), platform="test", channel="C-ALERTS", thread=None,
+                                    source="alertmanager")
+    assert res.startswith("resolved:")
+    assert any("Resolved" in t for t in surface.texts(thread))
+    with factory() as s:
+        assert s.execute(select(Incident.status)).scalar_one() == "resolved"
+        assert audit.verify(s).ok
+
+
+async def test_click_executes_on_cluster_and_is_audited(stack):
+    wf, surface, factory, scenario, backends = stack
+    await wf.on_alert_group(_group(scenario), platform="test", channel="C", thread=None, source="alertmanager")
+    await wf.drain(60)
+    prop = next(v for v in surface.diagnoses[0].proposals if v.action_type == "set_resources")
+    from bot.workflow.surface import MessageRef
+    msg = MessageRef("C", "1.1", "thread-1")
+
+    denied = await wf.on_click(platform="test", channel="C", message=msg, proposal_id=prop.proposal_id,
+                               token=prop.token, identity=Identity("console", "mallory", frozenset(), "mallory"),
+                               decision="approve")
+    assert denied.status == "denied" and surface.ephemerals and not surface.proposal_updates
+
+    before = len(backends.kube.requests)
+    done = await wf.on_click(platform="test", channel="C", message=msg, proposal_id=prop.proposal_id,
+                             token=prop.token, identity=Identity("console", "alice", frozenset(), "alice"),
+                             decision="approve")
+    assert done.executed and done.status == "executed", done.message
+    patches = [r for r in backends.kube.requests[before:] if r["method"] == "PATCH" and "deployments/cart" in r["path"]]
+    assert patches, "the fake Kubernetes API received no patch"
+    ref, view, note = surface.proposal_updates[-1]
+    assert ref == msg and "alice" in note and view.state == "succeeded"
+    assert surface.proposal_posts and surface.proposal_posts[-1][1].undo_of == prop.proposal_id
+
+    replay = await wf.on_click(platform="test", channel="C", message=msg, proposal_id=prop.proposal_id,
+                               token=prop.token, identity=Identity("console", "bob", frozenset(), "bob"),
+                               decision="approve")
+    assert not replay.executed and replay.status in ("already_decided", "invalid_token")
+    with factory() as s:
+        assert audit.verify(s).ok
+
+
+async def test_bad_commands_get_help(stack):
+    wf, surface, *_ = stack
+    assert "Usage" in await wf.on_command("", platform="test", channel="C", user="U1")
+    assert "at most 500" in await wf.on_command("x" * 600, platform="test", channel="C", user="U1")
+    assert "could not find" in await wf.on_command("???", platform="test", channel="C", user="U1")
+    assert surface.posts == []
+
+
+async def test_storm_is_bounded_and_reported(stack):
+    wf, surface, factory, scenario, _ = stack
+    groups = [_group(scenario, pod=f"cart-h28nlk7vcb-s{i:04d}") for i in range(7)]
+    statuses = []
+    for g in groups:
+        statuses += await wf.on_alert_group(g, platform="test", channel="C", thread=None, source="alertmanager")
+    assert len(statuses) == 7 and len({s.split(":")[1] for s in statuses}) == 7  # one incident per fingerprint
+    rejected = [s for s in statuses if s.endswith(":rejected")]
+    assert rejected, statuses
+    await wf.drain(120)
+    warnings = [t for t in surface.texts() if "Not diagnosed automatically" in t]
+    assert len(warnings) == len(rejected)  # nothing dropped silently
+    assert len(surface.diagnoses) == 7 - len(rejected)

@@ -18,5 +18,10 @@ install: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+# The main job on embedded defaults (SQLite, embedded Chroma, offline engine, a scenario's data).
+SCENARIO ?= scenarios/shop-cart-crashloop
+demo: $(STAMP)
+	$(BIN)/chatops console --scenario $(SCENARIO)
+
 clean:
 	rm -rf $(VENV) data .pytest_cache

@@ -74,8 +74,24 @@ class Settings(BaseSettings):
     action_verify_timeout_seconds: float = Field(120.0, gt=0, description="How long to wait for an executed action to converge (rollout, pod recreated) before reporting failure.")
     action_signing_secret: SecretStr | None = Field(None, description="HMAC key of approval-button tokens. Unset: generated once into DATA_DIR/action_signing.key (0600), shared by processes on the same data dir; multi-host deployments must set it.")
 
+    # Slack and the HTTP server (`chatops serve`)
+    slack_bot_token: SecretStr | None = Field(None, description="Slack bot token (xoxb-...) the bot posts with; required by `chatops serve`.")
+    slack_signing_secret: SecretStr | None = Field(None, description="Slack app signing secret; verifies every request to POST /slack/events (HTTP mode).")
+    slack_app_token: SecretStr | None = Field(None, description="Slack app-level token (xapp-..., connections:write); when set the bot uses Socket Mode and needs no public URL.")
+    slack_api_url: str | None = Field(None, description="Override the Slack Web API base URL (proxies, tests), e.g. http://127.0.0.1:8099/api/.")
+    slack_alert_channels: CsvList = Field((), description="Comma-separated Slack channel IDs whose messages from alerting bots (Alertmanager, Grafana, PagerDuty...) are diagnosed automatically in the alert's thread. Human messages there are never treated as alerts.")
+    slack_alerts_channel: str | None = Field(None, description="Slack channel ID where alert groups received on POST /alertmanager are posted and diagnosed.")
+    alertmanager_webhook_token: SecretStr | None = Field(None, description="Bearer token Alertmanager must send to POST /alertmanager (http_config.authorization.credentials).")
+    alertmanager_webhook_user: str | None = Field(None, description="Basic-auth user accepted on POST /alertmanager (with ALERTMANAGER_WEBHOOK_PASSWORD).")
+    alertmanager_webhook_password: SecretStr | None = Field(None, description="Basic-auth password accepted on POST /alertmanager.")
+    alertmanager_webhook_allow_unauthenticated: bool = Field(False, description="Accept POST /alertmanager without credentials (trusted networks only). Without it, `chatops serve` refuses to start when SLACK_ALERTS_CHANNEL is set but no webhook credentials are.")
+    session_concurrency: int = Field(4, ge=1, le=64, description="Diagnosis sessions run at the same time; further ones wait in the queue.")
+    session_queue_max: int = Field(1000, ge=1, description="Diagnoses that may wait in the queue; beyond it new alerts are answered with a 'queue full' note instead of being dropped silently.")
+    host: str = Field("127.0.0.1", description="Address `chatops serve` listens on (0.0.0.0 in containers).")
+    port: int = Field(3000, ge=1, le=65535, description="Port `chatops serve` listens on (PaaS platforms set PORT).")
+
     @field_validator("kube_namespace_allowlist", "redact_extra_patterns", "approvers_medium", "approvers_high",
-                     "approvers_critical", "risk_overrides", mode="before")
+                     "approvers_critical", "risk_overrides", "slack_alert_channels", mode="before")
     @classmethod
     def _csv(cls, v: object) -> object:
         return _split_csv(v)

@@ -1,0 +1,234 @@
+"""The one aiohttp application `chatops serve` runs.
+
+    POST /slack/events   slack-bolt (slash commands, events, interactivity); signatures verified
+                         by bolt with SLACK_SIGNING_SECRET. With SLACK_APP_TOKEN the app uses
+                         Socket Mode instead (outbound WebSocket, no public URL needed).
+    POST /alertmanager   Alertmanager webhook receiver (bearer or basic auth)
+    GET  /healthz        the process is alive
+    GET  /readyz         the database is reachable and its schema at head (503 with why not)
+
+Webhook auth is mandatory once the webhook is in use (SLACK_ALERTS_CHANNEL set): the server
+refuses to start without ALERTMANAGER_WEBHOOK_TOKEN or _USER/_PASSWORD, unless
+ALERTMANAGER_WEBHOOK_ALLOW_UNAUTHENTICATED=true says the network is trusted. Without
+SLACK_ALERTS_CHANNEL the route answers 503 naming the missing setting.
+"""
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hmac
+import json
+import logging
+from typing import Any
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+
+from bot.settings import Settings
+from bot.slack.app import PLATFORM, create_bolt_app
+from bot.slack.identity import SlackIdentities, approver_groups
+from bot.slack.surface import SlackSurface, make_client
+from tools.intake import AlertGroup, parse_alertmanager
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 1024 * 1024          # Alertmanager groups are far smaller; anything bigger is refused (413)
+WEBHOOK_WAIT = 3.0              # answer with per-alert statuses if intake finishes this fast, else 202
+READY_TIMEOUT = 5.0
+USERGROUP_TTL = 300.0
+TASKS = web.AppKey("background_tasks", set)
+
+
+class ConfigError(ValueError):
+    """The settings cannot make a safe server; the message names the setting."""
+
+
+def _secret(value: Any) -> str:
+    return value.get_secret_value().strip() if value is not None and value.get_secret_value() else ""
+
+
+class WebhookAuth:
+    """Bearer and/or basic credentials, compared in constant time."""
+
+    def __init__(self, token: str = "", user: str = "", password: str = "", allow_unauthenticated: bool = False):
+        if bool(user) != bool(password):
+            raise ConfigError("ALERTMANAGER_WEBHOOK_USER and ALERTMANAGER_WEBHOOK_PASSWORD must be set together")
+        self.token = token.encode()
+        self.basic = f"{user}:{password}".encode() if user else b""
+        self.open = allow_unauthenticated and not token and not user
+
+    @classmethod
+    def from_settings(cls, s: Settings) -> "WebhookAuth":
+        return cls(_secret(s.alertmanager_webhook_token), (s.alertmanager_webhook_user or "").strip(),
+                   _secret(s.alertmanager_webhook_password), s.alertmanager_webhook_allow_unauthenticated)
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.token or self.basic)
+
+    def check(self, header: str | None) -> bool:
+        if self.open:
+            return True
+        scheme, _, cred = (header or "").strip().partition(" ")
+        scheme, cred = scheme.lower(), cred.strip()
+        if scheme == "bearer" and self.token:
+            return hmac.compare_digest(cred.encode(), self.token)
+        if scheme == "basic" and self.basic:
+            try:
+                raw = base64.b64decode(cred, validate=True)
+            except (binascii.Error, ValueError):
+                return False
+            return hmac.compare_digest(raw, self.basic)
+        return False
+
+
+def _error(status: int, message: str, **extra: Any) -> web.Response:
+    return web.json_response({"error": message, **extra}, status=status)
+
+
+def _engine_of(workflow: Any):  # noqa: ANN202
+    factory = getattr(workflow, "factory", None)
+    return getattr(factory, "kw", {}).get("bind") if factory is not None else None
+
+
+def check_ready(engine: Any) -> str | None:
+    """None when the database answers and its schema is at head, else why not."""
+    from bot import migrate
+
+    if engine is None:
+        return "no database configured"
+    try:
+        current = migrate.current_revision(engine)
+    except Exception as exc:
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        return f"database unreachable: {type(exc).__name__}: {first}"[:500]
+    head = migrate.head_revision()
+    if current != head:
+        return f"database schema at {current or 'empty'}, code expects {head}: run `chatops db upgrade`"
+    return None
+
+
+def check_settings(settings: Settings, need_token: bool = True) -> tuple[WebhookAuth, str]:
+    """Refuse configurations that cannot work or would be unsafe; returns the webhook auth and
+    alerts channel. Called before anything slow starts, so a mistake fails in a second."""
+    if need_token and not _secret(settings.slack_bot_token):
+        raise ConfigError("SLACK_BOT_TOKEN is not set")
+    if not _secret(settings.slack_signing_secret) and not _secret(settings.slack_app_token):
+        raise ConfigError("set SLACK_SIGNING_SECRET (HTTP mode, POST /slack/events) or SLACK_APP_TOKEN (Socket Mode)")
+    auth = WebhookAuth.from_settings(settings)
+    alerts_channel = (settings.slack_alerts_channel or "").strip()
+    if alerts_channel and not auth.configured and not auth.open:
+        raise ConfigError("SLACK_ALERTS_CHANNEL enables POST /alertmanager, which needs ALERTMANAGER_WEBHOOK_TOKEN "
+                          "or ALERTMANAGER_WEBHOOK_USER/_PASSWORD (or ALERTMANAGER_WEBHOOK_ALLOW_UNAUTHENTICATED=true "
+                          "on a trusted network)")
+    if auth.configured and not alerts_channel:
+        raise ConfigError("webhook credentials are set but SLACK_ALERTS_CHANNEL is not: where should alerts go?")
+    return auth, alerts_channel
+
+
+def build_app(settings: Settings, workflow: Any, *, client=None, engine=None,  # noqa: ANN001
+              webhook_wait: float = WEBHOOK_WAIT) -> web.Application:
+    """Everything `chatops serve` serves. `workflow` is a bot.workflow.service.Workflow (or any
+    object with its on_alert_group/on_command/on_click); its "slack" surface's client is reused."""
+    surface = (getattr(workflow, "surfaces", None) or {}).get(PLATFORM)
+    surface = surface if isinstance(surface, SlackSurface) else None
+    if client is None and surface is not None:
+        client = surface.client
+    auth, alerts_channel = check_settings(settings, need_token=client is None)
+    signing_secret, app_token = _secret(settings.slack_signing_secret), _secret(settings.slack_app_token)
+    if client is None:
+        client = make_client(_secret(settings.slack_bot_token), settings.slack_api_url)
+    if auth.open and alerts_channel:
+        log.warning("POST /alertmanager accepts UNAUTHENTICATED requests "
+                    "(ALERTMANAGER_WEBHOOK_ALLOW_UNAUTHENTICATED=true): anyone who reaches this port can open "
+                    "incidents")
+
+    identities = SlackIdentities(client, approver_groups(settings.approvers_medium, settings.approvers_high,
+                                                         settings.approvers_critical), ttl=USERGROUP_TTL)
+    bolt = create_bolt_app(workflow, client=client, signing_secret=signing_secret or None,
+                           alert_channels=settings.slack_alert_channels, identities=identities, surface=surface)
+    engine = engine if engine is not None else _engine_of(workflow)
+
+    app = web.Application(client_max_size=MAX_BODY)
+    app[TASKS] = set()
+
+    async def slack_events(request: web.Request) -> web.Response:
+        return await to_aiohttp_response(await bolt.async_dispatch(await to_bolt_request(request)))
+
+    async def alertmanager(request: web.Request) -> web.Response:
+        if not alerts_channel:
+            return _error(503, "alert webhook disabled: set SLACK_ALERTS_CHANNEL and webhook credentials")
+        if not auth.check(request.headers.get("Authorization")):
+            return web.json_response({"error": "missing or wrong credentials"}, status=401,
+                                     headers={"WWW-Authenticate": 'Bearer realm="alertmanager"'})
+        if request.content_length is not None and request.content_length > MAX_BODY:
+            return _error(413, f"body of {request.content_length} bytes exceeds the {MAX_BODY} byte limit")
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return _error(413, f"body exceeds the {MAX_BODY} byte limit")
+        try:
+            payload = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            return _error(400, f"body is not valid JSON: {exc}")
+        group = parse_alertmanager(payload)
+        if not isinstance(group, AlertGroup):
+            return _error(422, f"not an Alertmanager alert group: {group.reason}")
+        work = asyncio.ensure_future(workflow.on_alert_group(group, platform=PLATFORM, channel=alerts_channel,
+                                                             thread=None, source="alertmanager",
+                                                             actor="alertmanager"))
+        app[TASKS].add(work)
+        work.add_done_callback(app[TASKS].discard)
+        work.add_done_callback(_log_failure)
+        done, _ = await asyncio.wait({work}, timeout=webhook_wait)
+        if not done:  # a big group is still being posted: Alertmanager must not time out and resend it
+            return web.json_response({"status": "accepted", "alerts": len(group.alerts)}, status=202)
+        if work.exception() is not None:  # e.g. database down: 500 makes Alertmanager retry
+            exc = work.exception()
+            return _error(500, f"alert intake failed: {type(exc).__name__}")
+        return web.json_response({"status": "ok", "alerts": len(group.alerts), "results": work.result()})
+
+    async def healthz(request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def readyz(request: web.Request) -> web.Response:
+        try:
+            reason = await asyncio.wait_for(asyncio.to_thread(check_ready, engine), READY_TIMEOUT)
+        except asyncio.TimeoutError:
+            reason = f"database did not answer within {READY_TIMEOUT:.0f}s"
+        if reason:
+            return web.json_response({"ready": False, "reason": reason}, status=503)
+        return web.json_response({"ready": True})
+
+    if signing_secret:
+        app.router.add_post("/slack/events", slack_events)
+    app.router.add_post("/alertmanager", alertmanager)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+
+    if app_token:
+        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+        async def socket_mode(app_: web.Application):  # noqa: ANN202
+            # Created here, in the serving loop (it opens an aiohttp session). apps.connections.open
+            # is called with the app token explicitly, so the bot client (and its base URL) serves.
+            handler = AsyncSocketModeHandler(bolt, app_token, web_client=client)
+            await handler.connect_async()
+            log.info("Slack Socket Mode connected")
+            yield
+            await handler.close_async()
+
+        app.cleanup_ctx.append(socket_mode)
+
+    async def finish_tasks(app_: web.Application) -> None:
+        if app_[TASKS]:
+            await asyncio.wait(set(app_[TASKS]), timeout=10)
+
+    app.on_shutdown.append(finish_tasks)
+    return app
+
+
+def _log_failure(task: asyncio.Future) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("alert intake failed", exc_info=task.exception())

@@ -1,0 +1,208 @@
+"""The slack-bolt AsyncApp: what arrives from Slack, handed to the platform-neutral Workflow.
+
+- `/diagnose <service | ns/pod | alert text>`: acknowledged at once (Slack allows 3 s; a
+  diagnosis takes minutes), then `workflow.on_command`; its complaint about a bad argument goes
+  back to the user only (response_url, ephemeral).
+- Messages in SLACK_ALERT_CHANNELS posted by *bots* (Alertmanager's Slack notifier, Grafana,
+  PagerDuty, Datadog...; `bot_id` or subtype `bot_message`) are parsed with
+  tools.intake.parse_slack_message; an alert is diagnosed in that message's thread, anything
+  else is chatter and ignored silently. Messages from humans are never auto-diagnosed, even if
+  they look like an alert: people quote and discuss alerts there, and a pasted alert must not
+  start an investigation nobody asked for; `/diagnose` or a mention asks explicitly. An edited
+  alert message (message_changed) counts only when it now says *resolved*: edits that merely
+  re-render a firing alert (unfurls, counters) would otherwise post "still firing" noise.
+- Mentioning the bot in a thread whose parent is an alert diagnoses that alert; a mention with
+  text elsewhere works like /diagnose.
+- The bot ignores itself: bolt's ignoring_self_events plus a check of bot_id/user (also inside
+  message_changed) against auth.test, so its own replies in alert channels never loop.
+- Approve/reject buttons (`proposal_approve` / `proposal_reject`, value `<proposal id>|<token>`)
+  are acknowledged at once and forwarded to `workflow.on_click` with the clicker's Identity
+  (user groups included); the workflow updates the message or answers the clicker ephemerally.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from collections import OrderedDict
+from typing import Any, Iterable
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.slack.blocks import APPROVE, REJECT
+from bot.slack.identity import SlackIdentities
+from bot.slack.surface import SlackSurface
+from bot.workflow.surface import MessageRef
+from tools.intake import AlertGroup, parse_slack_message
+
+log = logging.getLogger(__name__)
+
+COMMAND = "/diagnose"
+PLATFORM = "slack"
+_MENTION = re.compile(r"<@[UW][A-Z0-9]+(\|[^>]*)?>")
+_CHATTER_SUBTYPES = {"channel_join", "channel_leave", "channel_topic", "channel_purpose", "channel_name",
+                     "message_deleted", "message_replied", "pinned_item", "unpinned_item", "group_join",
+                     "group_leave", "ekm_access_denied", "thread_broadcast_deleted"}
+MENTION_USAGE = ("Mention me in the thread of an alert to diagnose it, or use "
+                 "`/diagnose <service | namespace/pod | alert text>`.")
+
+
+class _Seen:
+    """Recently handled event ids: Slack redelivers an event it thinks timed out (X-Slack-Retry-Num)."""
+
+    def __init__(self, size: int = 2000):
+        self.size = size
+        self._ids: OrderedDict[str, None] = OrderedDict()
+
+    def first_time(self, event_id: str | None) -> bool:
+        if not event_id:
+            return True
+        if event_id in self._ids:
+            return False
+        self._ids[event_id] = None
+        while len(self._ids) > self.size:
+            self._ids.popitem(last=False)
+        return True
+
+
+def _is_bot(message: dict) -> bool:
+    return bool(message.get("bot_id")) or message.get("subtype") == "bot_message"
+
+
+def _is_self(message: dict, context: Any) -> bool:
+    own_bot, own_user = context.get("bot_id"), context.get("bot_user_id")
+    return bool((own_bot and message.get("bot_id") == own_bot) or (own_user and message.get("user") == own_user))
+
+
+def _sender(message: dict) -> str:
+    profile = message.get("bot_profile") if isinstance(message.get("bot_profile"), dict) else {}
+    return str(profile.get("name") or message.get("username") or message.get("bot_id") or message.get("user") or "")
+
+
+def create_bolt_app(workflow: Any, *, client: AsyncWebClient, signing_secret: str | None,
+                    alert_channels: Iterable[str], identities: SlackIdentities,
+                    surface: SlackSurface | None = None) -> AsyncApp:
+    """The bolt app. `signing_secret` may be None only in Socket Mode (requests are not signed there)."""
+    app = AsyncApp(client=client, signing_secret=signing_secret or "", name="chatops",
+                   ignoring_self_events_enabled=True)
+    alert_channels = frozenset(alert_channels)
+    seen = _Seen()
+
+    async def tell(channel: str, user: str, text: str, thread: str | None = None) -> None:
+        try:
+            kw = {"thread_ts": thread} if thread else {}
+            await client.chat_postEphemeral(channel=channel, user=user, text=text, **kw)
+        except SlackApiError as exc:
+            log.warning("could not tell %s in %s: %s", user, channel, exc.response.get("error"))
+
+    # ---- /diagnose --------------------------------------------------------------------------
+    @app.command(COMMAND)
+    async def diagnose(ack, command, respond):  # noqa: ANN001
+        await ack()  # first, always: Slack shows an error after 3 s, a diagnosis takes minutes
+        channel, user = command.get("channel_id", ""), command.get("user_id", "")
+        try:
+            problem = await workflow.on_command(command.get("text") or "", platform=PLATFORM, channel=channel,
+                                                user=user)
+        except SlackApiError as exc:
+            err = exc.response.get("error")
+            problem = (f"I cannot post in this channel ({err}). Invite me with `/invite @chatops-bot` and try again."
+                       if err in ("not_in_channel", "channel_not_found") else f"Slack refused my message: {err}.")
+            log.warning("/diagnose in %s failed: %s", channel, err)
+        except Exception as exc:
+            log.exception("/diagnose in %s failed", channel)
+            problem = f"Sorry, the investigation could not start: {type(exc).__name__}."
+        if problem:
+            try:  # response_url works even where the bot is not a member; it answers errors as a status
+                sent = await respond(text=problem, response_type="ephemeral", replace_original=False)
+                ok = getattr(sent, "status_code", 200) == 200
+            except Exception:
+                log.info("response_url failed", exc_info=True)
+                ok = False
+            if not ok:  # expired or unreachable response_url: an ephemeral message still reaches them
+                await tell(channel, user, problem)
+
+    # ---- alert channels -----------------------------------------------------------------------
+    @app.event("message")
+    async def on_message(event, body, context):  # noqa: ANN001
+        channel = event.get("channel")
+        if channel not in alert_channels or not seen.first_time(body.get("event_id")):
+            return
+        subtype = event.get("subtype")
+        if subtype in _CHATTER_SUBTYPES:
+            return
+        message = event.get("message") if subtype == "message_changed" and isinstance(event.get("message"), dict) \
+            else event
+        if _is_self(event, context) or _is_self(message, context) or not _is_bot(message):
+            return
+        parsed = parse_slack_message(event)
+        if not isinstance(parsed, AlertGroup):
+            log.debug("message %s in %s is not an alert: %s", message.get("ts"), channel, parsed.reason)
+            return
+        if subtype == "message_changed":
+            resolved = [a for a in parsed.alerts if a.status == "resolved"]
+            if not resolved:
+                return
+            parsed = parsed.model_copy(update={"alerts": resolved, "status": "resolved"})
+        thread = message.get("thread_ts") or message.get("ts")
+        try:
+            await workflow.on_alert_group(parsed, platform=PLATFORM, channel=channel, thread=thread, source="slack",
+                                          actor=f"slack:{_sender(message)}"[:200])
+        except Exception:
+            log.exception("alert message %s in %s could not be handled", thread, channel)
+
+    @app.event("app_mention")
+    async def on_mention(event, body, context):  # noqa: ANN001
+        if _is_bot(event) or _is_self(event, context) or not seen.first_time(body.get("event_id")):
+            return
+        channel, user, thread = event.get("channel", ""), event.get("user", ""), event.get("thread_ts")
+        text = _MENTION.sub("", event.get("text") or "").strip()
+        try:
+            if thread:
+                resp = await client.conversations_replies(channel=channel, ts=thread, limit=1)
+                parent = (resp.get("messages") or [{}])[0]
+                parsed = parse_slack_message({**parent, "channel": channel})
+                if isinstance(parsed, AlertGroup) and parsed.alerts:
+                    await workflow.on_alert_group(parsed, platform=PLATFORM, channel=channel, thread=thread,
+                                                  source="slack", actor=f"slack:{user}")
+                    return
+            problem = await workflow.on_command(text, platform=PLATFORM, channel=channel, user=user) if text \
+                else MENTION_USAGE
+        except Exception as exc:
+            log.exception("mention in %s failed", channel)
+            problem = f"Sorry, that did not work: {type(exc).__name__}."
+        if problem:
+            await tell(channel, user, problem, thread)
+
+    # ---- approval buttons ---------------------------------------------------------------------
+    @app.action(re.compile(f"^({APPROVE}|{REJECT})$"))
+    async def on_proposal_click(ack, body, action):  # noqa: ANN001
+        await ack()
+        user = body.get("user") or {}
+        container = body.get("container") or {}
+        message = body.get("message") or {}
+        channel = (body.get("channel") or {}).get("id") or container.get("channel_id", "")
+        ts = container.get("message_ts") or message.get("ts", "")
+        thread = container.get("thread_ts") or message.get("thread_ts")
+        decision = "approve" if action.get("action_id") == APPROVE else "reject"
+        proposal_id, sep, token = str(action.get("value") or "").partition("|")
+        if not sep or not proposal_id or not token:
+            await tell(channel, user.get("id", ""), "That button is not a valid approval button.", thread)
+            return
+        if surface is not None and isinstance(message.get("blocks"), list):
+            surface.remember(channel, ts, message.get("text") or "", message["blocks"])  # freshest copy
+        try:
+            identity = await identities.resolve(user.get("id", ""), display=user.get("username") or
+                                                user.get("name") or "")
+            await workflow.on_click(platform=PLATFORM, channel=channel, message=MessageRef(channel, ts, thread),
+                                    proposal_id=proposal_id, token=token, identity=identity, decision=decision)
+        except Exception as exc:
+            log.exception("%s click on proposal %s failed", decision, proposal_id)
+            await tell(channel, user.get("id", ""), f"Your {decision} could not be processed: {type(exc).__name__}. "
+                       "Nothing was changed; try again or use `chatops proposals`.", thread)
+
+    @app.error
+    async def on_error(error, body):  # noqa: ANN001
+        log.error("unhandled error in the Slack app: %s", error, exc_info=error)
+
+    return app

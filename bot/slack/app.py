@@ -21,6 +21,8 @@
 """
 from __future__ import annotations
 
+import asyncio
+
 import logging
 import re
 from collections import OrderedDict
@@ -66,6 +68,26 @@ class _Seen:
         return True
 
 
+class _Intake:
+    """Bounded background work started by requests; holds references so tasks are not collected."""
+
+    def __init__(self, concurrency: int):
+        self.sem = asyncio.Semaphore(concurrency)
+        self.tasks: set[asyncio.Task] = set()
+
+    def submit(self, coro) -> None:  # noqa: ANN001
+        async def run() -> None:
+            async with self.sem:
+                try:
+                    await coro
+                except Exception:
+                    log.exception("background intake failed")
+
+        task = asyncio.get_running_loop().create_task(run())
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+
 def _is_bot(message: dict) -> bool:
     return bool(message.get("bot_id")) or message.get("subtype") == "bot_message"
 
@@ -88,6 +110,7 @@ def create_bolt_app(workflow: Any, *, client: AsyncWebClient, signing_secret: st
                    ignoring_self_events_enabled=True)
     alert_channels = frozenset(alert_channels)
     seen = _Seen()
+    intake = _Intake(concurrency=4)
 
     async def tell(channel: str, user: str, text: str, thread: str | None = None) -> None:
         try:
@@ -100,6 +123,11 @@ def create_bolt_app(workflow: Any, *, client: AsyncWebClient, signing_secret: st
     @app.command(COMMAND)
     async def diagnose(ack, command, respond):  # noqa: ANN001
         await ack()  # first, always: Slack shows an error after 3 s, a diagnosis takes minutes
+        # Starting an investigation (DB rows, the "Investigating…" post) runs in a small bounded
+        # pool, not inline: a burst of 200 commands must not starve the loop writing the acks.
+        intake.submit(start_command(command, respond))
+
+    async def start_command(command, respond):  # noqa: ANN001, ANN202
         channel, user = command.get("channel_id", ""), command.get("user_id", "")
         try:
             problem = await workflow.on_command(command.get("text") or "", platform=PLATFORM, channel=channel,

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from agents.session import EngineSettings
 from bot.settings import Settings
@@ -33,9 +34,15 @@ def source_config(s: Settings) -> SourceConfig:
 
 
 def knowledge_tools_for(s: Settings, ctx: ToolContext, ingest_if_empty: bool = True) -> tuple[list[Tool], str | None]:
-    """The search_knowledge tool over the configured knowledge base, or a reason it is unavailable.
+    tools, reason, _ = open_knowledge(s, ctx, ingest_if_empty)
+    return tools, reason
+
+
+def open_knowledge(s: Settings, ctx: ToolContext, ingest_if_empty: bool = True) -> tuple[list[Tool], str | None, Any]:
+    """(search_knowledge tools, why unavailable or None, the KnowledgeBase or None).
 
     An empty embedded knowledge base gets the bundled runbooks, so a fresh machine has them.
+    The KnowledgeBase itself is what the workflow writes resolved incidents into.
     """
     try:
         from knowledge import BUNDLED_RUNBOOKS, KnowledgeBase
@@ -44,10 +51,10 @@ def knowledge_tools_for(s: Settings, ctx: ToolContext, ingest_if_empty: bool = T
         kb = KnowledgeBase(s.data_dir, chroma_url=s.chroma_url, embed_backend=s.embed_backend, embed_model=s.embed_model)
         if ingest_if_empty and kb.status().get("documents", 0) == 0:
             kb.ingest(s.knowledge_dir or BUNDLED_RUNBOOKS)
-        return knowledge_tools(kb, ctx), None
+        return knowledge_tools(kb, ctx), None, kb
     except Exception as exc:  # the bot diagnoses without knowledge rather than not at all
         reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
         log.warning("knowledge base unavailable: %s", reason)
         from knowledge.tool import knowledge_tools
 
-        return knowledge_tools(None, ctx, unavailable_reason=reason), reason
+        return knowledge_tools(None, ctx, unavailable_reason=reason), reason, None

@@ -143,3 +143,21 @@ async def test_storm_is_bounded_and_reported(stack):
     warnings = [t for t in surface.texts() if "Not diagnosed automatically" in t]
     assert len(warnings) == len(rejected)  # nothing dropped silently
     assert len(surface.diagnoses) == 7 - len(rejected)
+
+
+async def test_resolved_incident_becomes_knowledge(stack, tmp_path):
+    from knowledge import KnowledgeBase
+
+    wf, surface, factory, scenario, _ = stack
+    wf.knowledge = KnowledgeBase(tmp_path / "kb")
+    [status] = await wf.on_alert_group(_group(scenario), platform="test", channel="C", thread=None,
+                                       source="alertmanager")
+    incident_id = status.split(":")[1]
+    await wf.drain(60)
+    assert wf.knowledge.search("cart OOMKilled memory limit", doc_type="incident") == []
+    await wf.on_alert_group(_group(scenario, "resolved"), platform="test", channel="C", thread=None,
+                            source="alertmanager")
+    hits = wf.knowledge.search("cart containers OOMKilled exit 137 memory limit", service="cart")
+    incident_hits = [h for h in hits if h.doc_type == "incident"]
+    assert incident_hits and incident_id in incident_hits[0].id
+    assert wf.knowledge.status()["incidents"] == 1

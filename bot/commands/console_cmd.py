@@ -95,7 +95,8 @@ async def _run(args: argparse.Namespace, identity, scenario, script, interactive
         workflow = Workflow(factory, {"console": surface}, runtime.provider, eng, runtime.executor,
                             queue=SessionQueue(concurrency=2), policy=policy, signer=signer_from_settings(settings),
                             namespace_allowlist=settings.kube_namespace_allowlist,
-                            risk_overrides=dict(policy.risk_overrides), alert_channel={"console": "#alerts"})
+                            knowledge=runtime.knowledge, effective_minutes=settings.incident_effective_minutes,
+                        risk_overrides=dict(policy.risk_overrides), alert_channel={"console": "#alerts"})
         console = Console(workflow, surface, factory, workflow.signer, policy, identity=identity)
         surface.say(f"You are {identity.key}: {console.abilities()}. /as NAME switches identity; /help lists commands.")
         if scenario is not None:

@@ -68,6 +68,7 @@ async def _serve(settings, host: str, port: int) -> int:  # noqa: ANN001
                         queue=SessionQueue(settings.session_concurrency, settings.session_queue_max),
                         policy=policy, signer=signer_from_settings(settings),
                         namespace_allowlist=settings.kube_namespace_allowlist,
+                        knowledge=runtime.knowledge, effective_minutes=settings.incident_effective_minutes,
                         risk_overrides=dict(policy.risk_overrides), alert_channel=alerts)
     app = build_app(settings, workflow)
     runner = web.AppRunner(app, access_log=None)

@@ -41,16 +41,14 @@ class SourcesProvider:
     """A fresh tool registry per session; the provider owns the clients and closes them at exit."""
 
     build: Any  # () -> Sources
-    opened: list[Sources] = field(default_factory=list)
 
     async def __call__(self) -> Sources:
-        sources = self.build()
-        self.opened.append(sources)
-        return sources
+        # The workflow closes each session's Sources when the session ends (also on cancellation),
+        # so nothing is retained here: a long-running server must not accumulate clients.
+        return self.build()
 
     def close(self) -> None:
-        while self.opened:
-            self.opened.pop().close()
+        pass
 
 
 @dataclass
@@ -59,6 +57,7 @@ class ConsoleRuntime:
     executor: Any
     notes: list[str]          # what the console runs on, one line each
     closers: list[Any]
+    knowledge: Any = None     # KnowledgeBase that resolved incidents are written into
 
     def close(self) -> None:
         self.provider.close()
@@ -69,16 +68,16 @@ class ConsoleRuntime:
                 log.debug("closing console runtime failed", exc_info=True)
 
 
-def _knowledge(s: Settings, ctx: Any, enabled: bool) -> tuple[list, str]:
+def _knowledge(s: Settings, ctx: Any, enabled: bool) -> tuple[list, str, Any]:
     if not enabled:
-        return [], "knowledge: disabled (--no-knowledge)"
-    from bot.wiring import knowledge_tools_for
+        return [], "knowledge: disabled (--no-knowledge)", None
+    from bot.wiring import open_knowledge
 
-    tools, reason = knowledge_tools_for(s, ctx)
+    tools, reason, kb = open_knowledge(s, ctx)
     if reason:
-        return tools, f"knowledge: unavailable ({reason}); continuing without runbooks"
+        return tools, f"knowledge: unavailable ({reason}); continuing without runbooks", None
     where = s.chroma_url or f"embedded Chroma in {s.data_dir / 'chroma'}"
-    return tools, f"knowledge: runbooks and past incidents from {where}"
+    return tools, f"knowledge: runbooks and past incidents from {where}", kb
 
 
 def scenario_runtime(s: Settings, scenario: Any, use_knowledge: bool = True) -> ConsoleRuntime:
@@ -91,7 +90,7 @@ def scenario_runtime(s: Settings, scenario: Any, use_knowledge: bool = True) -> 
                                 namespace_allowlist=s.kube_namespace_allowlist)
     backends.start()
     try:
-        extra, knote = _knowledge(s, backends.ctx, use_knowledge)
+        extra, knote, kb = _knowledge(s, backends.ctx, use_knowledge)
         notes = [f"scenario: {scenario.id} · {scenario.title} (diagnosed as of {scenario.now.isoformat()})", knote]
         if backends.prometheus is not None:
             notes.append("metrics: the scenario's metrics, replayed into a local Prometheus")
@@ -112,7 +111,7 @@ def scenario_runtime(s: Settings, scenario: Any, use_knowledge: bool = True) -> 
         backends.stop()
         raise
     provider = SourcesProvider(lambda: backends.sources(extra_tools=extra))
-    return ConsoleRuntime(provider, executor, notes, closers)
+    return ConsoleRuntime(provider, executor, notes, closers, knowledge=kb)
 
 
 def settings_runtime(s: Settings, use_knowledge: bool = True) -> ConsoleRuntime:
@@ -121,7 +120,7 @@ def settings_runtime(s: Settings, use_knowledge: bool = True) -> ConsoleRuntime:
     from tools.sources import build_sources
 
     ctx = tool_context(s)
-    extra, knote = _knowledge(s, ctx, use_knowledge)
+    extra, knote, kb = _knowledge(s, ctx, use_knowledge)
     cfg = source_config(s)
     executor = executor_from_settings(s)
     notes = [knote]
@@ -129,4 +128,4 @@ def settings_runtime(s: Settings, use_knowledge: bool = True) -> ConsoleRuntime:
         notes.append("remediation: no Kubernetes API (see kubernetes below), so approved actions will fail")
     provider = SourcesProvider(lambda: build_sources(cfg, ctx, extra_tools=extra))
     closers = [executor.api.close] if getattr(executor, "api", None) is not None else []
-    return ConsoleRuntime(provider, executor, notes, closers)
+    return ConsoleRuntime(provider, executor, notes, closers, knowledge=kb)

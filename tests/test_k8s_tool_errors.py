@@ -85,7 +85,8 @@ async def test_slow_apiserver_hits_the_tool_timeout(fake):
     r = await registry_for(fake.url, timeout=0.5).run("k8s_pods", {"namespace": NS})
     elapsed = time.monotonic() - started
     assert r.status == "error"
-    assert "did not answer within 0.5s" in r.error and f"{fake.url}/api/v1/namespaces/{NS}/pods" in r.error
+    assert f"did not answer GET /api/v1/namespaces/{NS}/pods" in r.error and "within 0.5s" in r.error
+    assert f"{fake.url}/api/v1/namespaces/{NS}/pods" in r.error
     assert elapsed < 1.6  # one attempt, not urllib3's default retries
     # A delay shorter than the timeout is just a slow answer.
     fake.clear_failures()

@@ -14,6 +14,7 @@ from agents.offline.facts import Container, Event, Job, LogHit, Node, Pod, Ref, 
 from agents.offline.logsig import classify
 from agents.offline.scope import job_workload, pod_hash, workload_of_owner, workload_of_pod
 from tools.base import ToolResult
+from tools.k8s.compact import parse_time  # noqa: F401  (re-exported for the rules)
 
 
 @dataclass
@@ -33,15 +34,6 @@ class Obs:
         return Ref(self.name, self.result.query or f"{self.name}({self.args})")
 
 
-def parse_time(value: Any) -> datetime | None:
-    if isinstance(value, datetime):
-        return value
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 @dataclass

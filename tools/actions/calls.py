@@ -16,7 +16,7 @@ import urllib3
 from kubernetes.client.exceptions import ApiException
 
 from tools.actions.requests import ActionRequest
-from tools.k8s.client import ApiFailure, Kube, _from_api_exception, _transport_reason
+from tools.k8s.client import ApiFailure, Kube
 
 DRY_RUN = "All"
 
@@ -53,35 +53,7 @@ class Plan:
 class ActionKube(Kube):
     async def send(self, method: str, path: str, fn: Callable[..., Any], **kwargs: Any) -> dict[str, Any]:
         params = {"dryRun": kwargs["dry_run"]} if kwargs.get("dry_run") else {}
-        query = f"{method} {path}" + (f"?{urlencode(params)}" if params else "")
-        self.queries.append(query)
-        url = f"{self.host}{path}"
-
-        def run() -> bytes:
-            resp = fn(**kwargs, _preload_content=False, _request_timeout=self.timeout)
-            try:
-                return resp.data
-            finally:
-                resp.release_conn()
-
-        try:
-            raw = await asyncio.wait_for(asyncio.to_thread(run), self.timeout + 1.0)
-        except asyncio.TimeoutError:
-            raise ApiFailure(0, "Timeout", f"Kubernetes API at {self.host} did not answer {query} within "
-                             f"{self.timeout:g}s", query) from None
-        except ApiException as exc:
-            raise _from_api_exception(exc, url, query) from None
-        except urllib3.exceptions.HTTPError as exc:
-            reason = getattr(exc, "reason", None) or exc
-            if isinstance(reason, (urllib3.exceptions.ReadTimeoutError, urllib3.exceptions.ConnectTimeoutError)) \
-                    and not isinstance(reason, urllib3.exceptions.NewConnectionError):
-                raise ApiFailure(0, "Timeout", f"Kubernetes API at {self.host} did not answer {query} within "
-                                 f"{self.timeout:g}s ({type(reason).__name__})", query) from None
-            raise ApiFailure(0, "Unreachable", f"cannot reach Kubernetes API at {url}: {_transport_reason(reason)}",
-                             query) from None
-        except ValueError as exc:
-            raise ApiFailure(0, "InvalidArgument", f"invalid argument for {path}: {exc}".splitlines()[0],
-                             query) from None
+        raw, query = await self._call(path, fn, kwargs, method=method, params=params)
         try:
             data = json.loads(raw) if raw else {}
         except ValueError:

@@ -98,10 +98,13 @@ class Kube:
         raw, _ = await self._call(path, fn, kwargs)
         return raw.decode(errors="replace")
 
-    async def _call(self, path: str, fn: Callable[..., Any], kwargs: dict[str, Any]) -> tuple[bytes, str]:
-        params = {_QUERY_NAMES.get(k, k): _q(v) for k, v in kwargs.items()
-                  if v is not None and k not in ("name", "namespace", "body")}
-        query = f"GET {path}" + (f"?{urlencode(params)}" if params else "")
+    async def _call(self, path: str, fn: Callable[..., Any], kwargs: dict[str, Any], method: str = "GET",
+                    params: dict[str, Any] | None = None) -> tuple[bytes, str]:
+        """Run one client call in a thread; every failure becomes an ApiFailure naming the request."""
+        if params is None:
+            params = {_QUERY_NAMES.get(k, k): _q(v) for k, v in kwargs.items()
+                      if v is not None and k not in ("name", "namespace", "body")}
+        query = f"{method} {path}" + (f"?{urlencode(params)}" if params else "")
         self.queries.append(query)
         url = f"{self.host}{path}"
 
@@ -116,8 +119,8 @@ class Kube:
             # The thread cannot be cancelled; the deadline only stops us waiting for it.
             return await asyncio.wait_for(asyncio.to_thread(run), self.timeout + 1.0), query
         except asyncio.TimeoutError:
-            raise ApiFailure(0, "Timeout", f"Kubernetes API at {url} did not answer within {self.timeout:g}s",
-                             query) from None
+            raise ApiFailure(0, "Timeout", f"Kubernetes API at {url} did not answer {query} within "
+                             f"{self.timeout:g}s", query) from None
         except ApiException as exc:
             raise _from_api_exception(exc, url, query) from None
         except urllib3.exceptions.HTTPError as exc:
@@ -125,8 +128,8 @@ class Kube:
             # NewConnectionError subclasses ConnectTimeoutError, yet "refused" is not a timeout.
             if isinstance(reason, (urllib3.exceptions.ReadTimeoutError, urllib3.exceptions.ConnectTimeoutError)) \
                     and not isinstance(reason, urllib3.exceptions.NewConnectionError):
-                raise ApiFailure(0, "Timeout", f"Kubernetes API at {url} did not answer within {self.timeout:g}s "
-                                 f"({type(reason).__name__})", query) from None
+                raise ApiFailure(0, "Timeout", f"Kubernetes API at {url} did not answer {query} within "
+                                 f"{self.timeout:g}s ({type(reason).__name__})", query) from None
             raise ApiFailure(0, "Unreachable", f"cannot reach Kubernetes API at {url}: {_transport_reason(reason)}",
                              query) from None
         except ValueError as exc:  # pydantic validation of arguments in the typed client

@@ -6,6 +6,8 @@ from typing import Any
 
 
 def parse_time(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value
     if not isinstance(value, str) or not value:
         return None
     try:

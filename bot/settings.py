@@ -57,7 +57,7 @@ class Settings(BaseSettings):
 
     # Knowledge base
     chroma_url: str | None = Field(None, description="Chroma server URL (e.g. http://127.0.0.1:8000); unset uses an embedded PersistentClient in DATA_DIR/chroma.")
-    embed_backend: str = Field("none", description="Dense embedder: none (BM25 only), fastembed, sentence-transformers or hash (testing only). A backend that cannot load falls back to BM25 with a warning.")
+    embed_backend: str = Field("none", description="Dense embedder: none (BM25 only), sentence-transformers (offline with the `embed` extra and its packaged all-MiniLM-L6-v2), fastembed (where its model cache can be filled) or hash (testing only). A backend that cannot load falls back to BM25 with a warning.")
     embed_model: str | None = Field(None, description="Model name or local path for EMBED_BACKEND.")
     knowledge_dir: Path | None = Field(None, description="Runbook/postmortem folder ingested by default; unset uses the bundled knowledge/runbooks.")
     incident_effective_minutes: int = Field(30, ge=1, description="An action counts as effective when its alert resolves within this many minutes.")

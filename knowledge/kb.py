@@ -58,9 +58,9 @@ class KnowledgeBase:
         if stored == self.embed_name:
             return
         chunks, _ = self.store.read()
-        # The store follows the configuration of whoever writes to it; say so loudly.
-        log.warning("re-embedding %d chunks: index built with %s, this process uses %s", len(chunks), stored,
-                    self.embed_name)
+        if chunks:  # the store follows the configuration of whoever writes to it; say so loudly
+            log.warning("re-embedding %d chunks: index built with %s, this process uses %s", len(chunks), stored,
+                        self.embed_name)
         self.store.replace_all(chunks, self._embed(chunks), self.embed_name)
 
     def ingest(self, path: Path | str) -> IngestReport:

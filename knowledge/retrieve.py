@@ -2,7 +2,8 @@
 
 BM25 (bm25s, operations-aware tokenizer) always runs; when an embedder is loaded and
 the stored vectors came from it, cosine similarity over the same chunks runs too and
-the two document rankings are fused by reciprocal rank. Chunks are scored, then
+the two document rankings are fused by weighted reciprocal rank: the dense vote shrinks
+as the query turns from prose into quoted identifiers. Chunks are scored, then
 grouped per document: a hit is a document, shown through its best-matching section.
 Both signals run in process over numpy arrays, so the filters mean exactly the same
 thing for both and a search costs no round trip to a Chroma server.
@@ -21,11 +22,21 @@ from knowledge.chunks import WILDCARD_SERVICE, Chunk
 from knowledge.embed import Embedder
 from knowledge.tokenize import tokenize
 
-RRF_K = 60
+# Reciprocal-rank constant. With two signals and a top-5 answer a small k keeps rank 1 worth
+# clearly more than rank 3; the usual 60 flattens ranks so much that a document one signal
+# puts 20th can tie one both signals put 5th. Chosen on bench/retrieval.py (see README).
+RRF_K = 10
 SNIPPET_CHARS = 400
 # How many ranked documents each signal contributes to the fusion.
 FUSION_DEPTH = 50
 SECOND_SECTION_WEIGHT = 0.25
+# Dense weight = 1 - DENSE_DISCOUNT x (share of the query's words that are identifiers): prose
+# symptoms keep the full dense vote, a pasted log line or alert (identifier share ~0.3) about
+# half, a query of identifiers alone none.
+DENSE_DISCOUNT = 2.0
+
+_EDGE_PUNCT = "\"'`()[]{}<>,;!?"
+_IDENTIFIER = re.compile(r"\d|.[A-Z]|\w[._/:=\-]\w")
 
 # bm25s logs every index build at DEBUG; the index is rebuilt whenever the collection changes.
 logging.getLogger("bm25s").setLevel(logging.WARNING)
@@ -51,6 +62,42 @@ class Hit:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         return {k: v for k, v in d.items() if v not in (None, "", [])}
+
+
+def fuse(rankings: list[list[tuple[int, int, float]]], weights: tuple[float, ...],
+         k: int | None = None) -> list[tuple[int, int, float]]:
+    """Weighted reciprocal-rank fusion of per-signal document rankings, best first.
+
+    The first ranking (lexical) picks the section shown for a document both rankings hold.
+    """
+    k = RRF_K if k is None else k
+    best_chunk: dict[int, int] = {}
+    total: dict[int, float] = {}
+    for ranking, weight in zip(rankings, weights):
+        for rank, (d, ci, _) in enumerate(ranking):
+            total[d] = total.get(d, 0.0) + weight / (k + rank + 1)
+            best_chunk.setdefault(d, ci)
+    return sorted(((d, best_chunk[d], s) for d, s in total.items()), key=lambda x: -x[2])
+
+
+def exact_token_share(query: str) -> float:
+    """Share of the query's words that are identifiers rather than prose.
+
+    An identifier carries a digit (`137`, `x509`, `5xx`), a capital past its first letter
+    (`OOMKilled`, `HPA`) or an inner separator (`REDIS_PASSWORD`, `10.96.0.10:53`,
+    `web-api`): text a log line or alert quotes verbatim, which BM25 matches exactly and a
+    sentence embedding only blurs.
+    """
+    words = [w.strip(_EDGE_PUNCT) for w in query.split()]
+    words = [w for w in words if any(c.isalnum() for c in w)]
+    if not words:
+        return 0.0
+    return sum(1 for w in words if _IDENTIFIER.search(w)) / len(words)
+
+
+def signal_weights(query: str) -> tuple[float, float]:
+    """(BM25 weight, dense weight) for the fusion: dense counts less the more the query quotes."""
+    return 1.0, max(0.0, 1.0 - DENSE_DISCOUNT * exact_token_share(query))
 
 
 def _parse_bool(value: str | None) -> bool | None:
@@ -141,22 +188,16 @@ class MemoryIndex:
         if embedder is not None and self.vectors is not None and query.strip():
             qv = embedder.embed_query(query)
             if qv.shape[0] == self.vectors.shape[1]:
-                sims = self.vectors @ qv
+                # Not `vectors @ qv`: OpenBLAS would split this matvec over its threads, which
+                # then spin-wait for ~100 ms and starve the next query's encoder on a small
+                # machine (10k-chunk p95 70 ms vs 39 ms). einsum runs one thread, 0.75 ms at 10k.
+                sims = np.einsum("ij,j->i", self.vectors, qv)
                 valid = np.ones(len(sims), dtype=bool) if mask is None else mask.copy()
                 rankings.append(self._doc_ranking(sims, valid, depth))
-        rankings = [r for r in rankings if r]
-        if not rankings:
-            return []
-        if len(rankings) == 1:
-            fused = [(d, ci, s) for d, ci, s in rankings[0]]
+        if len(rankings) == 2 and rankings[0] and rankings[1]:
+            fused = fuse(rankings, signal_weights(query))
         else:
-            best_chunk: dict[int, int] = {}
-            total: dict[int, float] = {}
-            for ranking in rankings:
-                for rank, (d, ci, _) in enumerate(ranking):
-                    total[d] = total.get(d, 0.0) + 1.0 / (RRF_K + rank + 1)
-                    best_chunk.setdefault(d, ci)  # the lexical ranking's section wins the snippet
-            fused = sorted(((d, best_chunk[d], s) for d, s in total.items()), key=lambda x: -x[2])
+            fused = next((r for r in rankings if r), [])
         return [self._hit(ci, score, q_tokens) for _, ci, score in fused[:limit]]
 
     def _hit(self, ci: int, score: float, q_tokens: list[str]) -> Hit:

@@ -147,7 +147,8 @@ def test_embedder_failing_to_load_falls_back_to_bm25(tmp_path, folder, monkeypat
     fake = types.ModuleType("fastembed")
 
     class TextEmbedding:  # what fastembed does offline: the model download fails
-        def __init__(self, model_name):
+        def __init__(self, model_name, **kwargs):
+            assert kwargs.get("local_files_only") is True  # never a download attempt
             raise ConnectionError(f"Could not download model {model_name} from huggingface.co")
 
     fake.TextEmbedding = TextEmbedding

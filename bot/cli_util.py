@@ -23,3 +23,13 @@ def ensure_schema(engine: Engine) -> None:
         migrate.upgrade(engine)
     else:
         require_schema(engine)
+
+
+def engine_for_cli(settings, engine: str | None):  # noqa: ANN001, ANN201 (Settings -> EngineSettings)
+    """Engine settings for a CLI command; asking for Anthropic without a key is a usage error."""
+    from bot.wiring import engine_settings
+
+    eng = engine_settings(settings, engine)
+    if eng.chosen() == "anthropic" and not eng.api_key:
+        raise UserError("--engine anthropic needs ANTHROPIC_API_KEY")
+    return eng

@@ -2,6 +2,8 @@
 our ids, a recording Workflow double, and the real aiohttp server over the loopback fake Slack."""
 from __future__ import annotations
 
+import pytest
+
 import asyncio
 import copy
 import hashlib
@@ -179,3 +181,17 @@ async def eventually(predicate, timeout: float = 5.0, interval: float = 0.02) ->
             return True
         await asyncio.sleep(interval)
     return bool(predicate())
+
+
+# Shared fixtures: the fake Slack Web API, and the real server over a recording workflow.
+@pytest.fixture
+def fake():
+    with FakeSlack() as f:
+        yield f
+
+
+@pytest.fixture
+async def h(fake):
+    harness = await start_harness(fake)
+    yield harness
+    await harness.client.close()

@@ -10,6 +10,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bot.server import MAX_BODY, ConfigError, build_app
 from tests.fake_slack import FakeSlack
+from tests.slack_support import fake, h  # noqa: F401  (shared fixtures)
 from tests.slack_support import WEBHOOK_CHANNEL, RecordingWorkflow, settings, start_harness
 from tests.support import dataset, free_port
 
@@ -20,19 +21,6 @@ BEARER = {"Authorization": f"Bearer {TOKEN}"}
 def am_payload() -> bytes:
     return dataset("alertmanager", "prometheus-msteams", "alert", "testdata", "prom_post_request_2_alerts.json") \
         .read_bytes()
-
-
-@pytest.fixture
-def fake():
-    with FakeSlack() as f:
-        yield f
-
-
-@pytest.fixture
-async def h(fake):
-    harness = await start_harness(fake)
-    yield harness
-    await harness.client.close()
 
 
 async def test_webhook_auth_none_wrong_right(h):

@@ -8,6 +8,7 @@ import time
 import pytest
 
 from tests.fake_slack import FakeSlack
+from tests.slack_support import fake, h  # noqa: F401  (shared fixtures)
 from tests.slack_support import (ALERT_CHANNEL, OTHER_CHANNEL, block_actions_body, event_body, eventually, sign,
                                  slash_body, start_harness)
 from tests.test_slack_blocks import HIGH, MEDIUM, post
@@ -22,19 +23,6 @@ CLASSIC = "test_message_bot__classic_bot_message_event_payload.json"
 def alert_attachments(title: str = AM_TITLE, color: str = "danger") -> list[dict]:
     return [{"id": 1, "color": color, "title": title, "fallback": title, "text": AM_TEXT,
              "mrkdwn_in": ["text"]}]
-
-
-@pytest.fixture
-def fake():
-    with FakeSlack() as f:
-        yield f
-
-
-@pytest.fixture
-async def h(fake):
-    harness = await start_harness(fake)
-    yield harness
-    await harness.client.close()
 
 
 # ---- signatures -------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from bot.cli_util import UserError, ensure_schema
+from bot.cli_util import UserError, engine_for_cli, ensure_schema
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -62,7 +62,7 @@ async def _run(args: argparse.Namespace, identity, scenario, script, interactive
     from bot.context import get_engine, get_sessionmaker
     from bot.remediation import signer_from_settings
     from bot.settings import get_settings
-    from bot.wiring import engine_settings
+
     from bot.workflow.queue import SessionQueue
     from bot.workflow.service import Workflow
 
@@ -71,9 +71,7 @@ async def _run(args: argparse.Namespace, identity, scenario, script, interactive
     settings = get_settings()
     ensure_schema(get_engine())
     factory = get_sessionmaker()
-    eng = engine_settings(settings, args.engine)
-    if eng.chosen() == "anthropic" and not eng.api_key:
-        raise UserError("--engine anthropic needs ANTHROPIC_API_KEY")
+    eng = engine_for_cli(settings, args.engine)
     policy, policy_note = console_policy(settings)
     color = interactive and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
     surface = ConsoleSurface(color=color, live=interactive and sys.stdout.isatty(),

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from bot.cli_util import UserError, ensure_schema
+from bot.cli_util import UserError, engine_for_cli, ensure_schema
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -58,15 +58,13 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     from bot.render_text import render_diagnosis
     from bot.settings import get_settings
     from bot.sessions import diagnose_and_record
-    from bot.wiring import engine_settings, knowledge_tools_for, source_config, tool_context
+    from bot.wiring import knowledge_tools_for, source_config, tool_context
     from tools.sources import build_sources
 
     settings = get_settings()
     ensure_schema(get_engine())
     factory = get_sessionmaker()
-    eng = engine_settings(settings, args.engine)
-    if eng.chosen() == "anthropic" and not eng.api_key:
-        raise UserError("--engine anthropic needs ANTHROPIC_API_KEY")
+    eng = engine_for_cli(settings, args.engine)
 
     async def run(trigger, sources):
         try:

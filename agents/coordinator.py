@@ -22,13 +22,13 @@ class Scope:
     """What this incident is about: namespaces and object names seen in trigger and tool results."""
 
     namespaces: set[str] = field(default_factory=set)
-    observed_text: str = ""
+    names: frozenset[str] = frozenset()
     namespace_allowlist: tuple[str, ...] = ()
     risk_overrides: dict[str, str] = field(default_factory=dict)  # namespace -> minimum risk
 
     def observed(self, name: str) -> bool:
-        # Whole-token match: "cart" must not be in scope just because "cartography" was seen.
-        return re.search(rf'(?<![\w-]){re.escape(name)}(?![\w-])', self.observed_text) is not None
+        # Exact names only: "cart" is not in scope just because "cartography" was seen.
+        return name in self.names
 
 
 @dataclass

@@ -99,7 +99,7 @@ def build_scope(trigger: Trigger, runner: ToolRunner, allowlist: tuple[str, ...]
         m = POD_HASH.match(n)
         if m:
             names.add(m.group("owner"))
-    return Scope(namespaces={n for n in namespaces if n}, observed_text="\n".join(sorted(names)),
+    return Scope(namespaces={n for n in namespaces if n}, names=frozenset(names),
                  namespace_allowlist=allowlist, risk_overrides=risk_overrides or {})
 
 

@@ -10,8 +10,7 @@ def _diag(*proposals):
                      proposals=list(proposals))
 
 
-SCOPE = Scope(namespaces={"shop"}, observed_text='{"pods":[{"name":"cart-7d9f8c6b5-x2kqz","namespace":"shop",'
-              '"owner":"cart"}],"nodes":[{"name":"gke-pool-1-abcd"}],"cartography":1}')
+SCOPE = Scope(namespaces={"shop"}, names=frozenset({"cart-7d9f8c6b5-x2kqz", "cart", "gke-pool-1-abcd", "cartography"}))
 
 
 def test_in_scope_catalog_action_is_kept_with_table_risk():
@@ -37,9 +36,9 @@ def test_node_action_needs_observed_node_and_drops_namespace():
 
 
 def test_allowlist_risk_override_and_duplicates():
-    scope = Scope(namespaces={"shop"}, observed_text=SCOPE.observed_text, namespace_allowlist=("staging",))
+    scope = Scope(namespaces={"shop"}, names=SCOPE.names, namespace_allowlist=("staging",))
     assert review(_diag(ProposedAction(action_type="restart_deployment", target="cart", namespace="shop")), scope).kept == []
-    scope = Scope(namespaces={"shop"}, observed_text=SCOPE.observed_text, risk_overrides={"shop": "CRITICAL"})
+    scope = Scope(namespaces={"shop"}, names=SCOPE.names, risk_overrides={"shop": "CRITICAL"})
     p = ProposedAction(action_type="restart_deployment", target="cart", namespace="shop")
     r = review(_diag(p, p), scope)
     assert len(r.kept) == 1 and r.kept[0].risk == "CRITICAL" and r.dropped[0][1] == "duplicate proposal"

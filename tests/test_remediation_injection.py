@@ -6,6 +6,8 @@ the stored incident and diagnosis). Each gate is also checked alone, so neither 
 """
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from agents.coordinator import Scope, review
@@ -50,7 +52,10 @@ def _engine_answer(quote_logs_in_evidence: bool) -> Diagnosis:
 
 
 def _scope() -> Scope:
-    return Scope(namespaces={NS}, observed_text="\n".join([TOOL_OUTPUT, INJECTED_LOGS]), namespace_allowlist=(),
+    # The loosest possible coordinator: every word of the tool output and the injected logs counts as
+    # observed, so only the remediation core's own checks stand between the injection and a button.
+    words = re.findall(r"[a-z0-9][-a-z0-9.]*", "\n".join([TOOL_OUTPUT, INJECTED_LOGS]))
+    return Scope(namespaces={NS}, names=frozenset(words), namespace_allowlist=(),
                  risk_overrides={"kube-system": "CRITICAL"})
 
 

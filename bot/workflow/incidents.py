@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot import audit
 from bot.db import take_write_lock, transaction
-from bot.models import Incident
+from bot.models import INCIDENT_SOURCES, Incident
 from tools.intake import Alert
 
 
@@ -46,8 +46,7 @@ def record_firing(factory: sessionmaker[Session], alert: Alert, *, source: str, 
             audit.append(s, actor=actor, platform=platform, event="incident.repeat", subject=f"incident/{inc.id}",
                          payload={"fingerprint": alert.fingerprint, "alert": alert.name})
             return IntakeResult(inc.id, False, inc.thread_ref, inc.status, alert.name)
-        inc = Incident(source=source if source in ("alertmanager", "grafana", "slack", "teams", "console", "command")
-                       else "alertmanager", platform=platform, channel=channel, alert_fingerprint=alert.fingerprint,
+        inc = Incident(source=source if source in INCIDENT_SOURCES else "alertmanager", platform=platform, channel=channel, alert_fingerprint=alert.fingerprint,
                        alert_name=alert.name[:200], title=(alert.summary or alert.name)[:2000],
                        service=alert.service, namespace=alert.namespace, severity=alert.severity,
                        status="open", labels=dict(alert.labels))

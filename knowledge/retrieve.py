@@ -58,6 +58,7 @@ class Hit:
     action: str | None = None
     outcome: str | None = None
     effective: bool | None = None
+    namespace: str | None = None  # incidents: where it happened (for the namespace allowlist)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -206,7 +207,8 @@ class MemoryIndex:
         return Hit(id=c.doc_id, source=c.source or c.doc_id, title=c.title, snippet=snippet(c.text, q_tokens),
                    score=round(score, 4), doc_type=c.doc_type, categories=list(c.categories),
                    services=list(c.services), section=c.section, action=x.get("action") or None,
-                   outcome=x.get("outcome") or None, effective=_parse_bool(x.get("effective")))
+                   outcome=x.get("outcome") or None, effective=_parse_bool(x.get("effective")),
+                   namespace=x.get("namespace") or None)
 
 
 _WS = re.compile(r"[ \t]+")

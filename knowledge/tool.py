@@ -47,9 +47,13 @@ def knowledge_tools(kb: "KnowledgeBase | None", ctx: ToolContext,
             return ToolResult.fail(q, f"limit must be an integer, got {limit!r}", SOURCE)
         try:
             # Chroma reads (embedded sqlite or HTTP) block; keep them off the event loop.
+            # Under a namespace allowlist, incidents of other namespaces (a shared Chroma server may
+            # hold another deployment's) are dropped, so ask for more to still fill `limit`.
+            wanted = MAX_LIMIT * 2 if ctx.namespace_allowlist else n
             hits = await asyncio.wait_for(
-                asyncio.to_thread(kb.search, query, service=service or None, category=category or None, limit=n),
-                ctx.timeout)
+                asyncio.to_thread(kb.search, query, service=service or None, category=category or None,
+                                  limit=wanted), ctx.timeout)
+            hits = [h for h in hits if h.namespace is None or ctx.namespace_allowed(h.namespace)][:n]
         except asyncio.TimeoutError:
             return ToolResult.fail(q, f"timed out after {ctx.timeout:g}s", SOURCE)
         except Exception as exc:  # KnowledgeBaseError included: the message names the fix

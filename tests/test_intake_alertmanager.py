@@ -89,13 +89,27 @@ def test_firing_then_resolved_same_fingerprint():
         assert b.status == "resolved" and all(x.status == "resolved" for x in b.alerts)
 
 
-def test_alert_count_is_bounded_and_reported():
+def test_every_alert_is_kept_and_alertmanagers_truncation_reported():
     payload = json.loads(dataset(*AM_TESTDATA, "alert", "testdata", "prom_post_request.json").read_text())
     template = payload["alerts"][0]
-    payload["alerts"] = [{**template, "labels": {**template["labels"], "instance": f"n{i}"}} for i in range(260)]
+    payload["alerts"] = [{**template, "labels": {**template["labels"], "instance": f"n{i}"}} for i in range(500)]
     payload["truncatedAlerts"] = 5
     result = parse_alertmanager(payload)
-    assert len(result.alerts) == 200 and result.truncated_alerts == 65
+    # No silent cut: all 500 reach the workflow; truncated_alerts is only what Alertmanager left out.
+    assert len(result.alerts) == 500 and result.truncated_alerts == 5
+    assert len({a.fingerprint for a in result.alerts}) == 500
+
+
+def test_values_are_storable_nul_removed_and_cuts_marked():
+    result = parse_alertmanager({"version": "4", "status": "firing", "alerts": [{
+        "labels": {"alertname": "Bad\x00Name" + "N" * 300, "namespace": "sh\x00op", "pod": "p" * 5000,
+                   "ke\x00y": "v"},
+        "annotations": {"summary": "a\x00b"}}]})
+    [alert] = result.alerts
+    assert alert.name.startswith("BadNameNNN") and len(alert.name) == 200 and alert.name.endswith("chars]")
+    assert alert.namespace == "shop" and alert.labels["key"] == "v" and alert.summary == "ab"
+    assert len(alert.labels["pod"]) == 1000 and alert.labels["pod"].endswith("…[+4014 chars]")
+    assert "\\u0000" not in json.dumps(alert.model_dump(mode="json"))
 
 
 def test_bad_alert_entries_are_skipped_not_fatal():

@@ -232,7 +232,8 @@ def registry(fake):
 
 
 async def test_tool_names_and_schemas(registry):
-    assert registry.names() == ["k8s_deployments", "k8s_events", "k8s_jobs", "k8s_nodes", "k8s_pod_logs", "k8s_pods"]
+    assert registry.names() == ["k8s_deployments", "k8s_events", "k8s_find", "k8s_jobs", "k8s_nodes", "k8s_pod_logs",
+                                "k8s_pods", "k8s_subject"]
     logs_schema = registry.get("k8s_pod_logs").input_schema
     assert logs_schema["required"] == ["namespace", "pod"]
     assert all(t.read_only and t.source == "kubernetes" for t in registry.tools.values())

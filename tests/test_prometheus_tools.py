@@ -347,9 +347,14 @@ async def test_namespace_allowlist(prom_url):
     assert denied.status == "error" and "not in the allowed namespaces" in denied.error
     scoped = await reg.run("prom_named", {"name": "memory_vs_limit"})
     assert {row["labels"]["namespace"] for row in scoped.data["rows"]} == {"other"}
-    raw = await reg.run("prom_query", {"query": "kube_pod_container_info"})
+    unconfined = await reg.run("prom_query", {"query": "kube_pod_container_info"})
+    assert unconfined.status == "error" and 'add namespace="other"' in unconfined.error
+    raw = await reg.run("prom_query", {"query": 'kube_pod_container_info{namespace="other"}'})
     assert {row["labels"]["namespace"] for row in raw.data["result"]} == {"other"}
-    assert raw.data["hidden_outside_allowed_namespaces"] == 3
+    # Second layer: rows that end up labelled with another namespace are still hidden.
+    relabelled = await reg.run("prom_query", {"query": 'label_replace(kube_pod_container_info{namespace="other"}, '
+                                                       '"namespace", "shop", "", "")'})
+    assert relabelled.status == "no_data" and relabelled.data["hidden_outside_allowed_namespaces"] == 1
     ns = await reg.run("prom_labels", {"label": "namespace"})
     assert ns.data["values"] == ["other"]
 
@@ -437,11 +442,16 @@ async def test_prom_anomaly_finds_planted_change(prom_url):
 async def test_bad_promql_reports_query_and_parse_error(prom_url):
     reg = registry(prom_url)
     q = "sum(rate(http_requests_total[5m])"
+    r = await reg.run("prom_query", {"query": q})  # caught by the guard's parser, never sent
+    assert r.status == "error" and r.query == q
+    assert r.error == "PromQL syntax error (query not sent): unclosed left parenthesis"
+    r = await reg.run("prom_range", {"query": "rate(http_requests_total)"})
+    assert r.status == "error" and "expected type matrix in call to function 'rate'" in r.error
+    # Parsed locally but refused by the server (experimental, behind a feature flag): its message.
+    q = "limitk(2, http_requests_total)"
     r = await reg.run("prom_query", {"query": q})
     assert r.status == "error" and r.query == q
     assert "parse error" in r.error and "HTTP 400 bad_data" in r.error and prom_url in r.error
-    r = await reg.run("prom_range", {"query": "rate(http_requests_total)"})
-    assert r.status == "error" and "expected type range vector" in r.error
 
 
 async def test_not_configured():

@@ -28,9 +28,21 @@ class ToolContext:
     timeout: float = 10.0
     # Empty means every namespace is allowed.
     namespace_allowlist: tuple[str, ...] = ()
+    # Tools mask secrets in raw backend text (log lines, events, object fields) as soon as they
+    # fetch it, before templating, reducing or truncating could split a secret past recognition.
+    # None means the process-wide tools.redact default.
+    redactor: "Redacts | None" = None
 
     def namespace_allowed(self, namespace: str | None) -> bool:
         return not self.namespace_allowlist or (namespace or "") in self.namespace_allowlist
+
+    @property
+    def scrub(self) -> "Redacts":
+        if self.redactor is not None:
+            return self.redactor
+        from tools.redact import default_redactor
+
+        return default_redactor()
 
 
 @dataclass
@@ -156,17 +168,19 @@ class Tool:
 
 
 class Redacts:
-    """What the registry needs from tools.redact.Redactor (kept structural to avoid an import cycle)."""
+    """What tools and the registry need from tools.redact.Redactor (kept structural to avoid an import cycle)."""
 
     def redact(self, text: str) -> str: ...
+    def redact_lines(self, text: str) -> str: ...
     def redact_obj(self, obj: Any) -> Any: ...
 
 
 @dataclass
 class ToolRegistry:
     tools: dict[str, Tool] = field(default_factory=dict)
-    # Applied to every result before anyone sees it: traces, the offline engine and any model
-    # get the same masked text, so a secret in a log line can't leak through any path.
+    # A second pass over every result before anyone sees it (traces, the offline engine, a model):
+    # tools already masked their raw backend text, this catches what they build around it
+    # (summaries, queries, error messages).
     redactor: Redacts | None = None
 
     def register(self, *tools: Tool) -> "ToolRegistry":

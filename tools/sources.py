@@ -7,7 +7,7 @@ which sources it could not use instead of silently knowing less.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from tools.base import Tool, ToolContext, ToolRegistry
@@ -56,7 +56,10 @@ def build_sources(cfg: SourceConfig, ctx: ToolContext, extra_tools: list[Tool] |
 
     unavailable: dict[str, str] = dict(cfg.absent)
     closers: list[Any] = []
-    registry = ToolRegistry(redactor=Redactor(cfg.redact_extra_patterns))
+    # One redactor for the tools (on raw backend text) and the registry (on their results).
+    redactor = Redactor(cfg.redact_extra_patterns) if cfg.redact_extra_patterns else ctx.scrub
+    ctx = replace(ctx, redactor=redactor)
+    registry = ToolRegistry(redactor=redactor)
 
     prom_url = None if "prometheus" in cfg.absent else cfg.prometheus_url
     if prom_url is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from .model import Alert, AlertGroup, NotAnAlert, build_alert, group_of, never_raises
-from .normalise import MAX_ALERTS, normalise_status, parse_time, str_map, to_str
+from .normalise import normalise_status, parse_time, str_map, to_str
 
 
 def alert_from_object(obj: dict[str, Any], *, source: str = "alertmanager", fallback_status: str | None = None,
@@ -33,17 +33,18 @@ def alert_from_object(obj: dict[str, Any], *, source: str = "alertmanager", fall
     )
 
 
-def alerts_from_list(items: Any, *, source: str, **kw: Any) -> tuple[list[Alert], int]:
-    """Parse a bounded list of alert objects; returns (alerts, how many were left out by the bound)."""
+def alerts_from_list(items: Any, *, source: str, **kw: Any) -> list[Alert]:
+    """Every alert object of the list. No count cap: a group cut here would lose alerts silently;
+    the size of the body bounds the work, and the workflow decides how many to investigate now."""
     if not isinstance(items, list):
-        return [], 0
+        return []
     alerts: list[Alert] = []
-    for item in items[:MAX_ALERTS]:
+    for item in items:
         if isinstance(item, dict):
             alert = alert_from_object(item, source=source, **kw)
             if alert is not None:
                 alerts.append(alert)
-    return alerts, max(0, len(items) - MAX_ALERTS)
+    return alerts
 
 
 def _int(value: Any) -> int:
@@ -57,7 +58,7 @@ def parse_alertmanager(payload: dict) -> AlertGroup | NotAnAlert:
     if not isinstance(payload.get("alerts"), list):
         return NotAnAlert(reason="alertmanager payload has no 'alerts' list")
     group_status = normalise_status(payload.get("status"))
-    alerts, dropped = alerts_from_list(
+    alerts = alerts_from_list(
         payload["alerts"], source="alertmanager", fallback_status=group_status,
         common_labels=str_map(payload.get("commonLabels")),
         common_annotations=str_map(payload.get("commonAnnotations")),
@@ -65,7 +66,7 @@ def parse_alertmanager(payload: dict) -> AlertGroup | NotAnAlert:
     if not alerts:
         return NotAnAlert(reason="alertmanager payload has no alerts with labels")
     return group_of(
-        alerts, truncated=_int(payload.get("truncatedAlerts")) + dropped,
+        alerts, truncated=_int(payload.get("truncatedAlerts")),  # left out by Alertmanager's max_alerts
         group_key=to_str(payload.get("groupKey")) or None, status=group_status,
         receiver=to_str(payload.get("receiver")) or None,
         common_labels=str_map(payload.get("commonLabels")) or None,

@@ -34,7 +34,7 @@ def parse_grafana(payload: dict) -> AlertGroup | NotAnAlert:
 def _unified(payload: dict) -> AlertGroup | NotAnAlert:
     # Grafana's group status is firing|resolved; "state" (alerting|ok) is the older spelling.
     group_status = normalise_status(payload.get("status")) or normalise_status(payload.get("state"))
-    alerts, dropped = alerts_from_list(
+    alerts = alerts_from_list(
         payload["alerts"], source="grafana", fallback_status=group_status,
         common_labels=str_map(payload.get("commonLabels")),
         common_annotations=str_map(payload.get("commonAnnotations")),
@@ -51,7 +51,7 @@ def _unified(payload: dict) -> AlertGroup | NotAnAlert:
             alert.annotations.setdefault("values", ", ".join(f"{k}={v}" for k, v in list(values.items())[:20]))
     truncated = payload.get("truncatedAlerts")
     return group_of(
-        alerts, truncated=(truncated if isinstance(truncated, int) and not isinstance(truncated, bool) else 0) + dropped,
+        alerts, truncated=(truncated if isinstance(truncated, int) and not isinstance(truncated, bool) else 0),
         group_key=to_str(payload.get("groupKey")) or None, status=group_status,
         receiver=to_str(payload.get("receiver")) or None,
         common_labels=str_map(payload.get("commonLabels")) or None,

@@ -3,12 +3,16 @@ from __future__ import annotations
 
 import functools
 import re
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any, Callable, Literal, TypeVar
 
 from pydantic import BaseModel, Field
 
-from .normalise import bounded_copy, label_fingerprint, normalise_severity, str_map
+from tools.redact import clip_at_boundary, default_redactor
+from tools.storable import storable
+
+from .normalise import MAX_TEXT, bounded_copy, label_fingerprint, normalise_severity, str_map
 
 # Label values that name the exporter that scraped the metric, not the workload in trouble:
 # kube-state-metrics alerts carry job/service/pod/container of the KSM pod itself.
@@ -94,7 +98,7 @@ def build_alert(*, name: str, status: str, labels: dict[str, str], source: str, 
     raw is stored as a bounded JSON-safe copy; bound_raw=False when the caller already bounded it.
     """
     labels = dict(labels)
-    name = (name or labels.get("alertname") or "unknown").strip()[:200] or "unknown"
+    name = storable((name or labels.get("alertname") or "unknown").strip(), 200) or "unknown"
     labels.setdefault("alertname", name)
     sev = normalise_severity(labels.get("severity"))
     if sev == "unknown":
@@ -103,7 +107,7 @@ def build_alert(*, name: str, status: str, labels: dict[str, str], source: str, 
     return Alert(
         name=name, status="resolved" if status == "resolved" else "firing", severity=sev,
         labels=labels, annotations=str_map(annotations or {}), starts_at=starts_at, ends_at=ends_at,
-        fingerprint=fp.strip()[:128], source=source,
+        fingerprint=storable(fp.strip(), 128), source=source,
         raw=(bounded_copy(raw) if bound_raw else raw) if isinstance(raw, (dict, str)) else {},
         generator_url=generator_url if isinstance(generator_url, str) and generator_url else None,
     )
@@ -125,14 +129,45 @@ def group_of(alerts: list[Alert], *, truncated: int = 0, **kw: Any) -> AlertGrou
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+# Set while a public parser runs on a payload it already redacted (parse_any calling parse_slack_message).
+_REDACTED: ContextVar[bool] = ContextVar("intake_redacted", default=False)
+
+
+def _redacted(payload: Any) -> Any:
+    """The payload with its secrets masked, its work bounded the way the parsers read it: a text
+    (perhaps a JSON document) up to sniff.MAX_JSON characters, strings inside objects up to
+    MAX_TEXT; both cut where no secret is split (tools.redact.clip_at_boundary)."""
+    from .sniff import MAX_JSON  # sniff imports this module
+
+    redactor = default_redactor()
+    if isinstance(payload, (bytes, bytearray)):
+        payload = bytes(payload[:MAX_JSON]).decode("utf-8", "replace")
+    if isinstance(payload, str):
+        return redactor.redact_lines(clip_at_boundary(payload, MAX_JSON))
+    try:
+        return redactor.redact_obj(payload, clip=MAX_TEXT)
+    except RecursionError:  # hostile nesting: parse what the stored copy (Alert.raw) would keep
+        return redactor.redact_obj(bounded_copy(payload), clip=MAX_TEXT)
+
+
 def never_raises(fn: F) -> F:
-    """Public parsers return NotAnAlert instead of raising, whatever the input does to them."""
+    """Public parsers return NotAnAlert instead of raising, whatever the input does to them, and
+    only ever see redacted input: secrets in the raw payload (text, or every string of a dict) are
+    masked before any parsing, bounding, fingerprinting or storage (Alert.raw), so none reaches a
+    table, a chat post or a model."""
     @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(payload: Any, *args: Any, **kwargs: Any) -> Any:
+        token = None
         try:
-            return fn(*args, **kwargs)
+            if not _REDACTED.get():
+                payload = _redacted(payload)
+                token = _REDACTED.set(True)
+            return fn(payload, *args, **kwargs)
         except RecursionError:
             return NotAnAlert(reason=f"internal error in {fn.__name__}: input nested too deeply")
         except Exception as exc:
             return NotAnAlert(reason=f"internal error in {fn.__name__}: {type(exc).__name__}: {str(exc)[:200]}")
+        finally:
+            if token is not None:
+                _REDACTED.reset(token)
     return wrapper  # type: ignore[return-value]

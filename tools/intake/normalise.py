@@ -9,8 +9,12 @@ import re
 from datetime import datetime, timezone
 from typing import Any, Literal
 
-# Work bounds. Regexes only ever see MAX_TEXT characters; groups keep at most MAX_ALERTS alerts
-# (the rest are counted in AlertGroup.truncated_alerts), label maps at most MAX_LABELS entries.
+from tools.storable import storable
+
+# Work bounds. Regexes only ever see MAX_TEXT characters; a chat message yields at most MAX_ALERTS
+# alerts (the rest are counted in AlertGroup.truncated_alerts; JSON webhooks keep every alert, their
+# body size is the bound); label maps keep at most MAX_LABELS entries, values MAX_LABEL_VALUE
+# characters with a visible marker where cut.
 MAX_TEXT = 20_000
 MAX_ALERTS = 200
 MAX_LABELS = 100
@@ -92,22 +96,19 @@ def parse_time(value: Any) -> datetime | None:
 
 
 def safe_text(value: str) -> str:
-    """Drop lone surrogates (from broken JSON escapes) that would make encoding fail downstream."""
-    try:
-        value.encode("utf-8")
-        return value
-    except UnicodeEncodeError:
-        return value.encode("utf-8", "replace").decode("utf-8")
+    """Drop NUL and lone surrogates (broken JSON escapes): no database or encoder chokes later."""
+    return storable(value)
 
 
 def to_str(value: Any, limit: int = MAX_LABEL_VALUE) -> str:
+    """A bounded string; a cut value ends with a visible marker (tools.storable)."""
     if value is None:
         return ""
     if isinstance(value, str):
-        return safe_text(value[:limit])
+        return storable(value, limit)
     if isinstance(value, (int, float, bool)):
         return str(value)
-    return str(value)[:limit] if not isinstance(value, (dict, list)) else ""
+    return storable(str(value), limit) if not isinstance(value, (dict, list)) else ""
 
 
 def str_map(value: Any) -> dict[str, str]:

@@ -53,10 +53,10 @@ def _from_string(text: str) -> AlertGroup | NotAnAlert:
 
 def _from_list(items: list) -> AlertGroup | NotAnAlert:
     # Alertmanager API v2 GET /alerts or Prometheus /api/v1/alerts data: a bare list of alerts.
-    alerts, dropped = alerts_from_list(items, source="alertmanager")
+    alerts = alerts_from_list(items, source="alertmanager")
     if not alerts:
         return NotAnAlert(reason="list holds no alert objects")
-    return group_of(alerts, truncated=dropped)
+    return group_of(alerts)
 
 
 def _from_dict(d: dict) -> AlertGroup | NotAnAlert:

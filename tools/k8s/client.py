@@ -64,11 +64,15 @@ _QUERY_NAMES = {"label_selector": "labelSelector", "field_selector": "fieldSelec
 
 
 class Kube:
-    """Per-call helper: typed API objects plus the list of exact requests made."""
+    """Per-call helper: typed API objects plus the list of exact requests made.
 
-    def __init__(self, api: k8s.ApiClient, timeout: float):
+    With a redactor, every body is masked as it arrives (read tools); actions read objects to
+    change them and get them as they are."""
+
+    def __init__(self, api: k8s.ApiClient, timeout: float, redactor: Any = None):
         self.api = api
         self.timeout = timeout
+        self.redactor = redactor
         self.core = k8s.CoreV1Api(api)
         self.apps = k8s.AppsV1Api(api)
         self.batch = k8s.BatchV1Api(api)
@@ -92,11 +96,12 @@ class Kube:
         if not isinstance(data, dict):
             raise ApiFailure(200, "BadBody", f"Kubernetes API returned {type(data).__name__}, not an object, "
                              f"for {self.host}{query}", query)
-        return data
+        return data if self.redactor is None else self.redactor.redact_obj(data)
 
     async def text(self, path: str, fn: Callable[..., Any], **kwargs: Any) -> str:
         raw, _ = await self._call(path, fn, kwargs)
-        return raw.decode(errors="replace")
+        text = raw.decode(errors="replace")
+        return text if self.redactor is None else self.redactor.redact_lines(text)
 
     async def _call(self, path: str, fn: Callable[..., Any], kwargs: dict[str, Any], method: str = "GET",
                     params: dict[str, Any] | None = None) -> tuple[bytes, str]:

@@ -10,9 +10,17 @@ from tools.k8s.jobs import read_jobs
 from tools.k8s.logs import read_pod_logs, reduce_logs
 from tools.k8s.nodes import read_nodes
 from tools.k8s.pods import read_pods
+from tools.k8s.subject import WORKLOAD_KINDS, find_workloads, read_subject
 from tools.k8s.toolkit import k8s_tool, problems_reducer
 
 _NS = {"type": "string", "description": "Kubernetes namespace"}
+
+
+def _find_in(ctx: ToolContext):  # noqa: ANN202
+    """k8s_find bound to the allowlist; a closure, so no argument a model sends can replace it."""
+    async def find(kube, now, names):  # noqa: ANN001, ANN202
+        return await find_workloads(kube, now, names, ctx.namespace_allowlist)
+    return find
 
 
 def kubernetes_tools(api_client: ApiClient | None, ctx: ToolContext) -> list[Tool]:
@@ -61,6 +69,22 @@ def kubernetes_tools(api_client: ApiClient | None, ctx: ToolContext) -> list[Too
             properties={"name": {"type": "string", "description": "node name"}},
             required=[], impl=read_nodes, budget=6000,
             reducer=problems_reducer("nodes", slim_fields=("capacity",)), **common),
+        k8s_tool(
+            name="k8s_subject",
+            description=("Resolve what a pod or workload is, by ownerReferences: its pods with their owner chain "
+                         "(Pod -> ReplicaSet -> Deployment, Pod -> Job -> CronJob, StatefulSet, DaemonSet), the "
+                         "workloads on those chains and the nodes hosting the pods. Start an investigation here."),
+            properties={"namespace": _NS, "pod": {"type": "string", "description": "pod name"},
+                        "workload": {"type": "string", "description": "workload name"},
+                        "kind": {"type": "string", "enum": list(WORKLOAD_KINDS)}},
+            required=["namespace"], impl=read_subject, budget=6000, **common),
+        k8s_tool(
+            name="k8s_find",
+            description=("Which namespaces hold a Deployment, StatefulSet, DaemonSet or CronJob of exactly one of "
+                         "the given names (only allowed namespaces are searched)."),
+            properties={"names": {"type": "array", "items": {"type": "string"}, "maxItems": 50}},
+            required=["names"], impl=_find_in(ctx),
+            budget=4000, **common),
         k8s_tool(
             name="k8s_jobs",
             description=("Jobs and CronJobs with status (Complete/Failed/Running), succeeded/failed counts, "

@@ -39,7 +39,7 @@ def k8s_tool(*, name: str, description: str, properties: dict[str, Any], require
                 allowed = ", ".join(ctx.namespace_allowlist)
                 return ToolResult.fail(call, f"namespace {ns!r} is outside the namespace allowlist ({allowed}); "
                                        "the Kubernetes API was not contacted", SOURCE)
-        kube = Kube(api, ctx.timeout)
+        kube = Kube(api, ctx.timeout, ctx.scrub)
         now: datetime = ctx.now()
         try:
             result = await impl(kube, now, **args)

@@ -115,7 +115,8 @@ class _Backend:
             raise BackendError(f"unexpected response shape from OpenSearch: {str(resp)[:300]}")
         if resp.get("timed_out"):
             raise BackendError(f"OpenSearch reported timed_out=true after {resp.get('took')}ms; narrow the window")
-        return resp
+        # Documents and message buckets are masked as they arrive, before mining templates from them.
+        return self.ctx.scrub.redact_obj(resp)
 
 
 def _total(resp: dict[str, Any]) -> tuple[int, str]:

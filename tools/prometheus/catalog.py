@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Callable, Literal, Mapping
+from typing import Callable, Literal, Mapping, Sequence
 
 FILTER_KEYS = ("namespace", "service", "pod", "container", "deployment", "node")
 _REGEX_META = set("*+?()[]{}|^$\\")
@@ -35,6 +35,13 @@ CERT_MANAGER: Mapping_ = {"namespace": ("namespace", "eq")}
 APP_DB: Mapping_ = {"namespace": ("namespace", "eq"), "service": ("service", "eq"), "pod": ("pod", "eq"),
                     "deployment": ("pod", "pod_of")}
 CLUSTER: Mapping_ = {}
+# Metrics of the families above that belong to no namespace (nodes, node disks, CoreDNS,
+# blackbox probes), like the k8s_nodes tool. Named queries may read them under a namespace
+# allowlist; raw PromQL may not, since the guard only knows metric names, not how they are used.
+CLUSTER_SCOPED = frozenset({
+    "kube_node_status_condition", "node_filesystem_avail_bytes", "node_filesystem_size_bytes",
+    "coredns_dns_responses_total", "coredns_dns_response_rcode_count_total",
+    "probe_success", "probe_ssl_earliest_cert_expiry"})
 
 
 class FilterError(ValueError):
@@ -49,6 +56,11 @@ def promql_string(value: str) -> str:
 def re2_literal(value: str) -> str:
     """Escape value so an RE2 regex matches it literally."""
     return "".join("\\" + c if c in _RE2_SPECIAL else c for c in value)
+
+
+def allowlist_matcher(namespaces: Sequence[str], label: str = "namespace") -> str:
+    """`namespace=~"a|b"`: exactly the given namespaces (Prometheus anchors label regexes)."""
+    return f"{label}=~{promql_string('|'.join(re2_literal(n) for n in namespaces))}"
 
 
 @dataclass
@@ -92,8 +104,7 @@ class Filters:
             val = self.values.get(key)
             if val is None:
                 if key == "namespace" and self.namespace_allowlist:
-                    alts = "|".join(re2_literal(n) for n in self.namespace_allowlist)
-                    out.append(f"{label}=~{promql_string(alts)}")
+                    out.append(allowlist_matcher(self.namespace_allowlist, label))
                 continue
             regex = val.startswith("~")
             pattern = val[1:] if regex else re2_literal(val)

@@ -93,13 +93,19 @@ class PromClient:
     async def series(self, match: str, start: datetime, end: datetime) -> list[dict]:
         return _check(await self._call("series", "get_series", start, end, params={"match[]": match}), list)
 
-    async def label_names(self, start: datetime, end: datetime) -> list[str]:
-        return _check(await self._call("labels", "get_label_names",
-                                       params={"start": start.timestamp(), "end": end.timestamp()}), list)
+    async def label_names(self, start: datetime, end: datetime, match: str | None = None) -> list[str]:
+        return _check(await self._call("labels", "get_label_names", params=_label_params(start, end, match)), list)
 
-    async def label_values(self, label: str, start: datetime, end: datetime) -> list[str]:
+    async def label_values(self, label: str, start: datetime, end: datetime, match: str | None = None) -> list[str]:
         return _check(await self._call("label values", "get_label_values", label,
-                                       params={"start": start.timestamp(), "end": end.timestamp()}), list)
+                                       params=_label_params(start, end, match)), list)
+
+
+def _label_params(start: datetime, end: datetime, match: str | None) -> dict[str, Any]:
+    params: dict[str, Any] = {"start": start.timestamp(), "end": end.timestamp()}
+    if match:
+        params["match[]"] = match  # only label names/values of the series it selects
+    return params
 
 
 def _check(data: Any, kind: type) -> Any:

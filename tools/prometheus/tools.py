@@ -16,8 +16,9 @@ from typing import Any, Awaitable, Callable
 from tools.base import Tool, ToolContext, ToolResult
 
 from .anomaly import AnomalySummary, clean, summarize
-from .catalog import CATALOG, ENTRIES, Entry, FilterError, Filters
+from .catalog import CATALOG, CLUSTER_SCOPED, ENTRIES, Entry, FilterError, Filters, allowlist_matcher
 from .client import PromClient, PromError
+from .guard import QueryRejected, check_query, check_series_match
 from .reduce import fit_list, reduce_matrix, reduce_rows, reduce_vector, series_times, summary_row
 from .timeparse import ArgError, distinct_labels, fmt_labels, iso, nice_step, num, parse_duration, parse_time
 
@@ -42,7 +43,14 @@ def prometheus_tools(url: str | None, ctx: ToolContext, headers: dict | None = N
                 return await fn(**kwargs)
             except (ArgError, FilterError) as exc:
                 return ToolResult.fail(call, f"invalid arguments: {exc}", SOURCE)
+            except QueryRejected as exc:  # raised before any request: nothing was sent
+                return ToolResult.fail(exc.query, str(exc), SOURCE)
         return wrapper
+
+    def confined(promql: str, cluster_metrics: frozenset[str] = frozenset()) -> str:
+        """promql, once guard.py accepts it; rows are still filtered by `visible` as a second layer."""
+        check_query(promql, ctx.namespace_allowlist, cluster_metrics)
+        return promql
 
     def visible(labels: dict) -> bool:
         ns = labels.get("namespace")
@@ -54,6 +62,7 @@ def prometheus_tools(url: str | None, ctx: ToolContext, headers: dict | None = N
     # ------------------------------------------------------------ raw PromQL
     @guarded
     async def prom_query(query: str, time: Any = None) -> ToolResult:
+        confined(query)
         at = parse_time(time, ctx.now())
         try:
             raw = await client.query(query, at)
@@ -74,6 +83,7 @@ def prometheus_tools(url: str | None, ctx: ToolContext, headers: dict | None = N
     @guarded
     async def prom_range(query: str, start: Any = None, end: Any = None, step: Any = None,
                          minutes: float = 60) -> ToolResult:
+        confined(query)
         now = ctx.now()
         end_dt = parse_time(end, now)
         start_dt = parse_time(start, now) if start not in (None, "") else end_dt - timedelta(minutes=float(minutes))
@@ -110,6 +120,7 @@ def prometheus_tools(url: str | None, ctx: ToolContext, headers: dict | None = N
     # ------------------------------------------------------------ discovery
     @guarded
     async def prom_series(match: str, minutes: float = 60) -> ToolResult:
+        check_series_match(match, ctx.namespace_allowlist)
         now = ctx.now()
         start = now - timedelta(minutes=float(minutes))
         try:
@@ -134,8 +145,15 @@ def prometheus_tools(url: str | None, ctx: ToolContext, headers: dict | None = N
         if label is not None and not _LABEL_NAME.match(label):
             raise ArgError(f"bad label name {label!r}")
         what = f"label values of {label}" if label else "label names"
+        match = None
+        if ctx.namespace_allowlist:
+            # Unmatched, names and values come from every namespace (pod names, services...).
+            match = "{" + allowlist_matcher(ctx.namespace_allowlist) + "}"
+            check_series_match(match, ctx.namespace_allowlist)
+            what += f" of series {match}"
         try:
-            values = await (client.label_values(label, start, now) if label else client.label_names(start, now))
+            values = await (client.label_values(label, start, now, match) if label
+                            else client.label_names(start, now, match))
         except PromError as exc:
             return fail(what, exc)
         if label == "namespace":
@@ -171,19 +189,25 @@ def prometheus_tools(url: str | None, ctx: ToolContext, headers: dict | None = N
         if minutes <= 0:
             raise ArgError("minutes must be positive")
         lookback = f"{max(1, round(minutes))}m"
-        promql = entry.build(filters, lookback)
+        # Every query this entry may send passes the same guard as raw PromQL before the first
+        # request, so a catalog bug cannot leak another namespace; cluster-scoped metrics aside.
+        promql = confined(entry.build(filters, lookback), CLUSTER_SCOPED)
+        part_queries = {part: confined(build(filters, lookback), CLUSTER_SCOPED)
+                        for part, build in entry.parts.items()}
+        population_query = (confined(entry.population(filters, lookback), CLUSTER_SCOPED)
+                            if entry.population is not None else None)
         now = ctx.now()
         try:
             rows = await (_named_range(client, entry, promql, now, minutes) if entry.mode == "range"
                           else _named_instant(client, entry, promql, now))
             rows = [r for r in rows if visible(r["labels"])]
-            for part, build in entry.parts.items():
-                values = await _part_values(client, entry, build(filters, lookback), now)
+            for part, part_query in part_queries.items():
+                values = await _part_values(client, entry, part_query, now)
                 for r in rows:
                     r[part] = values.get(_row_key(entry, r["labels"]))
             population = None
-            if not rows and entry.population is not None:
-                pop = _vector_rows(await client.query(entry.population(filters, lookback), now))
+            if not rows and population_query is not None:
+                pop = _vector_rows(await client.query(population_query, now))
                 population = int(pop[0]["value"]) if pop and isinstance(pop[0]["value"], float) else 0
         except PromError as exc:
             return fail(promql, exc)
@@ -213,6 +237,7 @@ def prometheus_tools(url: str | None, ctx: ToolContext, headers: dict | None = N
     @guarded
     async def prom_anomaly(query: str, at: Any = None, baseline_minutes: float = 60,
                            window_minutes: float = 15) -> ToolResult:
+        confined(query)
         at_dt = parse_time(at, ctx.now())
         if float(baseline_minutes) <= 0 or float(window_minutes) <= 0:
             raise ArgError("baseline_minutes and window_minutes must be positive")

@@ -7,13 +7,13 @@ engine finishes the job with the same ToolRunner, so tool results already fetche
 from __future__ import annotations
 
 import logging
-import re
 import time
 from dataclasses import dataclass, field
 from typing import Literal
 
-from agents.coordinator import Scope, review
-from agents.diagnosis import Diagnosis
+from agents.coordinator import review
+from agents.diagnosis import Diagnosis, ProposedAction
+from agents.scope import TriggerScope, resolve_scope
 from agents.toolrunner import ToolRunner
 from agents.trace import ListTracer, MultiTracer, Tracer, Usage
 from agents.trigger import Trigger
@@ -52,8 +52,10 @@ class SessionResult:
     tool_calls: int
     context_bytes: int
     elapsed: float
-    dropped_proposals: list[tuple[str, str]] = field(default_factory=list)
+    # Proposals the coordinator refused, with why; the bot re-checks and audits them too.
+    dropped_proposals: list[tuple[ProposedAction, str]] = field(default_factory=list)
     trace: ListTracer = field(default_factory=ListTracer)
+    scope: TriggerScope = field(default_factory=TriggerScope)
 
 
 def _make_engine(name: str, settings: EngineSettings):
@@ -71,55 +73,6 @@ def _make_engine(name: str, settings: EngineSettings):
     return OfflineEngine()
 
 
-# Keys whose values name Kubernetes objects in structured tool results. Free text (log lines,
-# templates, event messages) is deliberately not scope: an injected log line must not be able
-# to put "payments" or "node-9" in play just by mentioning them.
-OBJECT_KEYS = frozenset({"name", "pod", "pod_name", "deployment", "node", "nodename", "node_name", "owner",
-                         "workload", "statefulset", "daemonset", "replicaset", "job", "job_name", "cronjob",
-                         "container", "service", "app", "host"})
-POD_HASH = re.compile(r"^(?P<owner>[a-z0-9][-a-z0-9]*?)-(?:[a-z0-9]{8,10}-)?[a-z0-9]{5}$")
-
-
-def build_scope(trigger: Trigger, runner: ToolRunner, allowlist: tuple[str, ...],
-                risk_overrides: dict[str, str] | None = None) -> Scope:
-    """Scope = the trigger's namespace and labels, plus object names and namespaces from structured results."""
-    names: set[str] = {x for x in (trigger.service, trigger.pod) if x}
-    namespaces = {trigger.namespace} if trigger.namespace else set()
-    if trigger.alert is not None:
-        names.update(v for k, v in trigger.alert.labels.items() if k in OBJECT_KEYS)
-    for key, result in runner._memo.items():  # noqa: SLF001 (the runner is ours)
-        if result.status == "ok":
-            _collect(result.data, names, namespaces)
-            # A namespace a tool was asked about and returned data for was observed, even when the
-            # result itself (log templates) carries no namespace field.
-            ns = runner.args.get(key, {}).get("namespace")
-            if isinstance(ns, str):
-                namespaces.add(ns)
-    for n in list(names):  # a pod name also puts its controller in scope (cart-7d9f8c6b5-x2kqz -> cart)
-        m = POD_HASH.match(n)
-        if m:
-            names.add(m.group("owner"))
-    return Scope(namespaces={n for n in namespaces if n}, names=frozenset(names),
-                 namespace_allowlist=allowlist, risk_overrides=risk_overrides or {})
-
-
-def _collect(data, names: set[str], namespaces: set[str], depth: int = 0) -> None:
-    if depth > 8:
-        return
-    if isinstance(data, dict):
-        for k, v in data.items():
-            if isinstance(v, str):
-                if k in ("namespace", "namespace_name"):
-                    namespaces.add(v)
-                elif k in OBJECT_KEYS and len(v) <= 253:
-                    names.add(v)
-            else:
-                _collect(v, names, namespaces, depth + 1)
-    elif isinstance(data, list):
-        for x in data[:1000]:
-            _collect(x, names, namespaces, depth + 1)
-
-
 def _fallback_diagnosis(trigger: Trigger, unavailable: dict[str, str], error: str) -> Diagnosis:
     return Diagnosis(category="unknown", component=trigger.service, confidence=0.0,
                      summary=f"Diagnosis failed: {error[:300]}. No conclusion could be drawn.",
@@ -135,6 +88,14 @@ async def run_diagnosis(trigger: Trigger, registry: ToolRegistry, unavailable: d
     trace = ListTracer()
     runner = ToolRunner(registry, MultiTracer(trace, tracer) if tracer else trace)
     engine_name = settings.chosen()
+    # Fixed before any engine runs, from the trigger alone: nothing the engine reads or writes widens it.
+    try:
+        scope = await resolve_scope(trigger, registry, namespace_allowlist, risk_overrides)
+    except Exception as exc:  # a bug here must cost the buttons, not the diagnosis
+        log.exception("scope resolution failed")
+        scope = TriggerScope(basis=f"scope could not be computed ({type(exc).__name__}); no action is offered",
+                             namespace_allowlist=tuple(namespace_allowlist))
+    runner.tracer.note(f"action scope ({scope.basis}): {scope.describe()}")
     fallback_reason: str | None = None
     diagnosis: Diagnosis | None = None
     try:
@@ -153,7 +114,6 @@ async def run_diagnosis(trigger: Trigger, registry: ToolRegistry, unavailable: d
             except Exception as exc2:
                 log.exception("offline fallback failed")
                 diagnosis = _fallback_diagnosis(trigger, unavailable, f"{type(exc2).__name__}: {exc2}")
-    scope = build_scope(trigger, runner, namespace_allowlist, risk_overrides)
     reviewed = review(diagnosis, scope)
     diagnosis = diagnosis.model_copy(update={"proposals": reviewed.kept})
     usage = Usage()
@@ -162,6 +122,4 @@ async def run_diagnosis(trigger: Trigger, registry: ToolRegistry, unavailable: d
     return SessionResult(diagnosis=diagnosis, engine=engine_name, fallback_reason=fallback_reason, usage=usage,
                          tool_calls=len(trace.calls), context_bytes=trace.context_bytes,
                          elapsed=time.monotonic() - started,
-                         dropped_proposals=[(f"{p.action_type} {p.namespace or ''}/{p.target}", why)
-                                            for p, why in reviewed.dropped],
-                         trace=trace)
+                         dropped_proposals=reviewed.dropped, trace=trace, scope=scope)

@@ -8,6 +8,7 @@ from pydantic import BaseModel
 
 from tools.intake import Alert, parse_alert_text
 from tools.intake.model import AlertGroup
+from tools.redact import redact
 
 
 class Trigger(BaseModel):
@@ -28,8 +29,9 @@ class Trigger(BaseModel):
 
     @classmethod
     def from_text(cls, text: str, requested_by: str | None = None, at: datetime | None = None) -> "Trigger":
-        """A /diagnose argument or a posted alert message: service, pod, or alert text."""
-        text = text.strip()[:4000]
+        """A /diagnose argument or a posted alert message: service, pod, or alert text. Its secrets are
+        masked before it is cut, stored (agent_sessions.trigger_text) or shown to a model."""
+        text = redact(text.strip())[:4000]
         parsed = parse_alert_text(text, source="command")
         if isinstance(parsed, AlertGroup) and parsed.alerts:
             t = cls.from_alert(parsed.alerts[0], at=at)

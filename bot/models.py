@@ -29,7 +29,9 @@ class Base(DeclarativeBase):
 TS = DateTime(timezone=True)
 
 INCIDENT_SOURCES = ("alertmanager", "grafana", "slack", "teams", "console", "command")
-INCIDENT_STATUSES = ("open", "acknowledged", "resolved")
+# expired: closed by the ageing rule (bot/workflow/ageing.py), not by a resolve; resolved_at stays empty.
+INCIDENT_STATUSES = ("open", "acknowledged", "resolved", "expired")
+INCIDENT_OPEN = ("open", "acknowledged")
 SESSION_STATUSES = ("queued", "running", "succeeded", "failed")
 PROPOSAL_STATES = ("proposed", "approved", "rejected", "expired", "executing", "succeeded", "failed")
 RISK_LEVELS = ("LOW", "MEDIUM", "HIGH", "CRITICAL")
@@ -53,10 +55,15 @@ class Incident(Base):
     opened_at: Mapped[datetime] = mapped_column(TS, default=utcnow)
     acknowledged_at: Mapped[datetime | None] = mapped_column(TS)
     resolved_at: Mapped[datetime | None] = mapped_column(TS)
+    # Added in 0004: when the alert last fired (the ageing rule closes incidents not seen for a
+    # while), and "platform:request id" of the /diagnose that opened it (a replay opens nothing).
+    last_seen_at: Mapped[datetime | None] = mapped_column(TS)
+    request_key: Mapped[str | None] = mapped_column(String(200))
 
     sessions: Mapped[list[AgentSession]] = relationship(back_populates="incident")
 
-    __table_args__ = (Index("ix_incidents_status_fingerprint", "status", "alert_fingerprint"),)
+    __table_args__ = (Index("ix_incidents_status_fingerprint", "status", "alert_fingerprint"),
+                      Index("uq_incidents_request_key", "request_key", unique=True))
 
 
 class AgentSession(Base):
@@ -113,6 +120,8 @@ class Diagnosis(Base):
     confidence: Mapped[float] = mapped_column(Float)
     evidence: Mapped[list[Any]] = mapped_column(default=list)
     document: Mapped[dict[str, Any]] = mapped_column(default=dict)  # the whole typed Diagnosis
+    # The incident scope computed from the trigger alone (agents.scope), written by code, never by an engine.
+    scope: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(TS, default=utcnow)
 
 

@@ -1,9 +1,21 @@
 """Plain-text rendering of a diagnosis, for the CLI and the console surface."""
 from __future__ import annotations
 
+import re
 import textwrap
 
 from agents.diagnosis import Diagnosis
+
+# What a terminal obeys rather than shows: C0/C1 controls (ESC starts colour, cursor moves, screen
+# clears and OSC 8 hyperlinks, the terminal's `<https://evil|Slack SSO>`), carriage returns that
+# overwrite a line, and bidi overrides that reorder it. Newlines and tabs stay.
+_TERMINAL_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def terminal_safe(text: str) -> str:
+    """Text from outside (model output, alerts, logs) as a terminal should print it: the control
+    characters removed, everything else left readable as is."""
+    return _TERMINAL_CONTROL.sub("", text)
 
 
 def render_diagnosis(d: Diagnosis, width: int = 100) -> str:
@@ -35,4 +47,4 @@ def render_diagnosis(d: Diagnosis, width: int = 100) -> str:
         lines.append("Could not use:")
         for u in d.unavailable_sources:
             lines.append(wrap(f"- {u}"))
-    return "\n".join(lines)
+    return terminal_safe("\n".join(lines))

@@ -86,10 +86,12 @@ def finish_session(factory: sessionmaker[Session], session_id: str, incident_id:
         row.input_tokens, row.output_tokens = u.input_tokens, u.output_tokens
         row.cache_read_tokens, row.cache_write_tokens, row.cost_usd = u.cache_read_tokens, u.cache_write_tokens, u.cost_usd
         row.error = result.fallback_reason
-        row.trace = tracer.steps + [{"dropped_proposal": p, "why": why} for p, why in result.dropped_proposals]
+        row.trace = tracer.steps + [{"dropped_proposal": f"{p.action_type} {p.namespace or ''}/{p.target}", "why": why}
+                                    for p, why in result.dropped_proposals]
         drow = DiagnosisRow(session_id=session_id, incident_id=incident_id, category=d.category,
                             component=d.component, summary=d.summary, confidence=d.confidence,
-                            evidence=[e.model_dump() for e in d.evidence], document=d.model_dump(mode="json"))
+                            evidence=[e.model_dump() for e in d.evidence], document=d.model_dump(mode="json"),
+                            scope=result.scope.to_dict())
         s.add(drow)
         s.flush()
         audit.append(s, actor="bot", platform="system", event="diagnosis.recorded", subject=f"diagnosis/{drow.id}",

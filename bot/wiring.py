@@ -7,6 +7,7 @@ from typing import Any
 from agents.session import EngineSettings
 from bot.settings import Settings
 from tools.base import Tool, ToolContext
+from tools.redact import configure as configure_redaction
 from tools.sources import SourceConfig
 
 log = logging.getLogger(__name__)
@@ -21,8 +22,19 @@ def engine_settings(s: Settings, engine: str | None = None) -> EngineSettings:
         max_retries=s.anthropic_max_retries)
 
 
+def intake_rules(s: Settings) -> dict[str, Any]:
+    """Workflow keyword arguments for intake: the ageing rule and the per-group cap of new incidents."""
+    from bot.workflow.ageing import AgeingRule
+
+    return {"ageing": AgeingRule.of(s.incident_stale_minutes, s.incident_max_age_hours),
+            "group_max_new": s.alert_group_max_new}
+
+
 def tool_context(s: Settings) -> ToolContext:
-    return ToolContext(timeout=s.tool_timeout_seconds, namespace_allowlist=s.kube_namespace_allowlist)
+    # Every process builds its tool context first: REDACT_EXTRA_PATTERNS then also apply to alert
+    # intake and chat text, which use the process-wide redactor.
+    return ToolContext(timeout=s.tool_timeout_seconds, namespace_allowlist=s.kube_namespace_allowlist,
+                       redactor=configure_redaction(s.redact_extra_patterns))
 
 
 def source_config(s: Settings) -> SourceConfig:

@@ -31,9 +31,17 @@ def policy(**kw: Any) -> ApprovalPolicy:
     return ApprovalPolicy.build(**args)
 
 
+CART_PODS = ("cart-cart3hash-aaaaa", "cart-cart3hash-bbbbb")
+
+
 def seed(factory, namespace: str = NS, component: str = "cart", findings: tuple[str, ...] = (),
-         service: str | None = None) -> tuple[str, str]:
-    """An incident in `namespace` and a recorded diagnosis whose evidence names `component`."""
+         service: str | None = None, scope: dict | None = None) -> tuple[str, str]:
+    """An incident in `namespace` and a recorded diagnosis about `component`, with the action scope
+    a trigger naming that deployment gets (its pods, node-1 where they run, and node-2, as an alert
+    naming that node would add). `scope` replaces it."""
+    if scope is None:
+        scope = {"namespace": namespace, "workloads": [["Deployment", component]], "pods": list(CART_PODS),
+                 "nodes": ["node-1", "node-2"], "basis": "test seed"}
     evidence = [{"tool": "k8s_deployments", "query": f"namespace={namespace} name={component}",
                  "finding": f"deployment {namespace}/{component} has 3/3 replicas but p99 latency tripled"}]
     evidence += [{"tool": "k8s_pods", "query": f"namespace={namespace}", "finding": f} for f in findings]
@@ -46,7 +54,8 @@ def seed(factory, namespace: str = NS, component: str = "cart", findings: tuple[
         s.add(sess)
         s.flush()
         d = Diagnosis(session_id=sess.id, incident_id=inc.id, category="traffic_spike", component=component,
-                      summary="load", confidence=0.8, evidence=evidence, document={"component": component})
+                      summary="load", confidence=0.8, evidence=evidence, document={"component": component},
+                      scope=scope)
         s.add(d)
         s.flush()
         return inc.id, d.id

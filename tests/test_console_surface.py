@@ -55,7 +55,7 @@ async def test_threads_are_indented_under_their_root_and_proposals_become_number
     assert "[3] Approve set memory of shop/cart (p2) (HIGH, needs 1 approval)  [4] Reject" in text
     assert "requested by bot (may not approve it)" in text  # HIGH: the requester may not self-approve
     assert "allowed: console:alice, console:bob" in text
-    assert "not offerable: dry run failed: forbidden" in text and "[5]" not in text
+    assert "not offered: dry run failed: forbidden" in text and "[5]" not in text
     assert "\033[" not in text  # no colour codes when not a terminal
     assert {n: (c.proposal_id, c.decision) for n, c in surface.choices.items()} == {
         1: ("p1", "approve"), 2: ("p1", "reject"), 3: ("p2", "approve"), 4: ("p2", "reject")}

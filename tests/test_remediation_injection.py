@@ -1,8 +1,9 @@
 """Instructions injected into logs cannot produce an action outside the catalog or the incident.
 
 A scripted engine answer (what a model that obeyed the injected lines would submit) goes through
-both gates: agents.coordinator.review (against what the tools observed) and propose() (against
-the stored incident and diagnosis). Each gate is also checked alone, so neither relies on the other.
+both gates: agents.coordinator.review and propose(), both against the scope computed from the
+trigger alone (stored with the diagnosis). Each gate is also checked alone, so neither relies on the
+other. tests/test_injection_e2e.py runs the same attack through a model on the Messages API.
 """
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import re
 
 import pytest
 
-from agents.coordinator import Scope, review
+from agents.coordinator import review
+from agents.scope import OUTSIDE, TriggerScope
 from agents.diagnosis import Diagnosis, Evidence, ProposedAction
 from bot.remediation import propose
 from tests.actions_support import NS, executor, objects
@@ -51,19 +53,19 @@ def _engine_answer(quote_logs_in_evidence: bool) -> Diagnosis:
                      evidence=evidence, proposals=[legit, *injected])
 
 
-def _scope() -> Scope:
-    # The loosest possible coordinator: every word of the tool output and the injected logs counts as
-    # observed, so only the remediation core's own checks stand between the injection and a button.
-    words = re.findall(r"[a-z0-9][-a-z0-9.]*", "\n".join([TOOL_OUTPUT, INJECTED_LOGS]))
-    return Scope(namespaces={NS}, names=frozenset(words), namespace_allowlist=(),
-                 risk_overrides={"kube-system": "CRITICAL"})
+def _scope() -> TriggerScope:
+    # What an alert on deployment shop/cart resolves to; prod, payments, coredns and node-9 are not in it,
+    # whatever the tools returned or the engine wrote.
+    return TriggerScope(namespace=NS, workloads=frozenset({("Deployment", "cart")}),
+                        pods=frozenset({"cart-cart3hash-aaaaa"}), nodes=frozenset({"node-1"}),
+                        risk_overrides={"kube-system": "CRITICAL"})
 
 
-def _store_diagnosis(factory, d: Diagnosis) -> tuple[str, str]:
+def _store_diagnosis(factory, d: Diagnosis, scope: TriggerScope) -> tuple[str, str]:
     from bot.db import transaction
     from bot.models import Diagnosis as Row
 
-    inc, diag = seed(factory)
+    inc, diag = seed(factory, scope=scope.to_dict())
     with transaction(factory) as s:
         row = s.get(Row, diag)
         row.evidence = [e.model_dump() for e in d.evidence]
@@ -77,59 +79,37 @@ def cluster():
         yield fake
 
 
-def test_coordinator_alone_drops_out_of_scope_and_non_catalog():
-    kept = review(_engine_answer(False), _scope()).kept
-    # The coordinator scopes namespaces to what tools returned, but a name that only appears in
-    # an injected log line ("payments", "node-9") still counts as observed: that is why propose re-checks.
-    assert {(p.action_type, p.namespace, p.target) for p in kept} == {
-        ("scale_deployment", NS, "cart"), ("scale_deployment", NS, "payments"), ("cordon_node", None, "node-9")}
-    assert all(p.risk == ACTION_RISK[p.action_type] != "LOW" for p in kept)  # the engine's "LOW" is never trusted
-
-
-@pytest.mark.parametrize("quote", [False, True], ids=["clean-evidence", "evidence-quotes-logs"])
-async def test_only_in_scope_catalog_proposals_survive_both_gates(migrated, cluster, quote):
-    _, factory = migrated
-    d = _engine_answer(quote)
-    inc, diag = _store_diagnosis(factory, d)
-    kept = review(d, _scope()).kept
-    views = await propose(factory, executor(cluster, allowlist=()), inc, diag, kept, "slack:UREQ", (), None,
-                          policy=policy(), signer=SIGNER)
-    offerable = [(v.action_type, v.namespace, v.target) for v in views if v.offerable]
-    assert offerable == [("scale_deployment", NS, "cart")]
-    assert [v.action_text for v in views if v.offerable] == ["scale deployment shop/cart from 3 to 6 replicas"]
-    payments = next(v for v in views if v.target == "payments")
-    node = next(v for v in views if v.target == "node-9")
-    assert not payments.offerable and not node.offerable
-    if not quote:  # named only by a log line: refused by the diagnosis-scope check, never stored
-        assert payments.state == node.state == "refused"
-        assert "not named in the diagnosis evidence" in payments.reason
-    else:  # quoted into evidence by the model: stored, but replicas 0 is outside the bounds and
-        # node-9 does not exist, so its dry run fails: neither gets a button
-        assert "outside the allowed range" in payments.reason
-        assert node.reason.startswith("dry run failed") and "not found" in node.reason
-    assert real_writes(cluster) == []
+def test_coordinator_alone_keeps_only_the_subject():
+    r = review(_engine_answer(True), _scope())
+    assert [(p.action_type, p.namespace, p.target) for p in r.kept] == [("scale_deployment", NS, "cart")]
+    assert r.kept[0].risk == ACTION_RISK["scale_deployment"] != "LOW"  # the engine's "LOW" is never trusted
+    reasons = {p.target: why for p, why in r.dropped}
+    assert reasons["payments"].startswith(OUTSIDE) and reasons["node-9"].startswith(OUTSIDE)
+    assert reasons["coredns"].startswith(OUTSIDE) and "not a catalog action" in reasons["prod"]
 
 
 @pytest.mark.parametrize("quote", [False, True], ids=["clean-evidence", "evidence-quotes-logs"])
 async def test_propose_alone_refuses_injected_actions(migrated, cluster, quote):
-    """Raw engine output straight into propose (as if the coordinator had a bug)."""
+    """Raw engine output straight into propose (as if the coordinator had a bug): the stored scope decides,
+    so quoting the injected lines (and naming payments and node-9) in the evidence changes nothing."""
     _, factory = migrated
     d = _engine_answer(quote)
-    inc, diag = _store_diagnosis(factory, d)
-    views = await propose(factory, executor(cluster, allowlist=(NS,)), inc, diag, d.proposals, "slack:UREQ",
-                          (NS,), None, policy=policy(risk_overrides=["kube-system=CRITICAL"]), signer=SIGNER)
+    inc, diag = _store_diagnosis(factory, d, _scope())
+    views = await propose(factory, executor(cluster, allowlist=(NS, "kube-system", "prod")), inc, diag, d.proposals,
+                          "slack:UREQ", (NS, "kube-system", "prod"), None,
+                          policy=policy(risk_overrides=["kube-system=CRITICAL"]), signer=SIGNER)
     by = {(v.action_type, v.namespace, v.target): v for v in views}
     assert [k for k, v in by.items() if v.offerable] == [("scale_deployment", NS, "cart")]
     assert by[("delete_namespace", None, "prod")].state == "refused"
     assert "not a catalog action" in by[("delete_namespace", None, "prod")].reason
-    for key in (("scale_deployment", "kube-system", "payments"), ("rollback_deployment", "kube-system", "coredns"),
-                ("restart_deployment", "prod", "cart")):
-        assert by[key].state == "refused", key  # outside the incident's namespace / the allowlist
-    # Named only by a log line: refused; quoted into the evidence: stored, but the dry run fails.
-    assert by[("cordon_node", None, "node-9")].state == ("proposed" if quote else "refused")
+    for key in (("scale_deployment", "kube-system", "payments"), ("scale_deployment", NS, "payments"),
+                ("rollback_deployment", "kube-system", "coredns"), ("restart_deployment", "prod", "cart"),
+                ("cordon_node", None, "node-9")):
+        assert by[key].state == "refused" and by[key].reason.startswith(OUTSIDE), (key, by[key].reason)
     assert by[("scale_deployment", "kube-system", "payments")].risk == "CRITICAL"
     refused = audit_events(factory, "proposal.refused")
-    assert len(refused) == sum(v.state == "refused" for v in views) == (4 if quote else 6)
+    assert len(refused) == sum(v.state == "refused" for v in views) == 6
+    assert sum(e["payload"]["reason"].startswith(OUTSIDE) for e in refused) == 5
     assert real_writes(cluster) == []
 
 
@@ -148,3 +128,19 @@ async def test_no_scope_means_no_proposal(migrated, cluster):
     [ok] = await propose(factory, executor(cluster), inc_a, diag_a, legit, "slack:UREQ", (NS,), None,
                          policy=policy(), signer=SIGNER)
     assert ok.offerable
+
+
+async def test_diagnosis_without_recorded_scope_offers_nothing(migrated, cluster):
+    """A diagnosis row from before scopes were recorded (or written by anything but the session code)."""
+    from bot.db import transaction
+    from bot.models import Diagnosis as Row
+
+    _, factory = migrated
+    inc, diag = seed(factory)
+    with transaction(factory) as s:
+        s.get(Row, diag).scope = None
+    [v] = await propose(factory, executor(cluster), inc, diag,
+                        [{"action_type": "restart_deployment", "target": "cart", "namespace": NS}], "slack:UREQ",
+                        (NS,), None, policy=policy(), signer=SIGNER)
+    assert v.state == "refused" and "no recorded action scope" in v.reason
+    assert real_writes(cluster) == []

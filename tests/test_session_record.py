@@ -63,7 +63,8 @@ def engines(monkeypatch):
 
 
 async def test_fallback_reuses_tool_results_and_coordinator_filters(engines):
-    trig = Trigger(kind="alert", text="KubePodCrashLooping shop/cart", namespace="shop")
+    # No k8s_subject tool here: the scope is what the trigger names (service cart), never payments.
+    trig = Trigger(kind="alert", text="KubePodCrashLooping shop/cart", namespace="shop", service="cart")
     res = await run_diagnosis(trig, _registry(), {}, EngineSettings(engine="anthropic", api_key="k"))
     assert engines == ["anthropic", "offline"]
     assert res.engine == "offline" and "overloaded" in res.fallback_reason
@@ -71,12 +72,13 @@ async def test_fallback_reuses_tool_results_and_coordinator_filters(engines):
     fresh = [c for c in res.trace.calls if c.tool == "k8s_pods" and not c.cached]
     assert len(fresh) == 1
     assert [p.target for p in res.diagnosis.proposals] == ["cart"]
-    assert any("payments" in d for d, _ in res.dropped_proposals)
+    assert [(p.target, why.split(":")[0]) for p, why in res.dropped_proposals] == \
+        [("payments", "outside this incident's scope")]
 
 
 async def test_session_is_recorded_with_tool_calls_and_audit(migrated, engines):
     engine, factory = migrated
-    trig = Trigger(kind="command", text="shop/cart", namespace="shop", requested_by="U1")
+    trig = Trigger(kind="command", text="shop/cart", namespace="shop", service="cart", requested_by="U1")
     rec = await diagnose_and_record(factory, trig, _registry(), {"prometheus": "PROMETHEUS_URL is not set"},
                                     EngineSettings(engine="offline"))
     with factory() as s:
@@ -90,6 +92,7 @@ async def test_session_is_recorded_with_tool_calls_and_audit(migrated, engines):
         assert "backend exploded" in broken.error
         d = s.get(DiagRow, rec.diagnosis_id)
         assert d.category == "oom_killed" and d.document["proposals"][0]["target"] == "cart"
+        assert (d.scope["namespace"], d.scope["workloads"]) == ("shop", [["Deployment", "cart"]])
         events = [e.event for e in s.execute(select(audit.AuditEntry).order_by(audit.AuditEntry.seq)).scalars()]
         assert events == ["session.started", "diagnosis.recorded"]
         assert audit.verify(s).ok

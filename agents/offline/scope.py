@@ -149,7 +149,7 @@ def scope_from_trigger(trigger: Trigger) -> Scope:
     if trigger.service and not is_exporter_name(trigger.service) and trigger.service not in s.focus:
         s.add_focus(job_workload(trigger.service))
     for url in _URL.findall(text) + [labels.get("instance", "")]:
-        host = urlparse(url if "://" in url else f"//{url}").hostname if url else None
+        host = _host(url)
         if host and not re.fullmatch(r"[\d.]+", host) and host not in s.hosts and _looks_like_target(url, labels):
             s.hosts.append(host)
     for w in _WORD.findall(_URL.sub(" ", text.lower())):
@@ -157,6 +157,17 @@ def scope_from_trigger(trigger: Trigger) -> Scope:
             s.words.append(w)
     s.namespace = s.namespaces[0] if s.namespaces else None
     return s
+
+
+def _host(url: str) -> str | None:
+    """The host of a URL or host:port, or None; a masked credential such as
+    https://[REDACTED:github_token]@github.com reads as a bad IPv6 literal to urlparse."""
+    if not url:
+        return None
+    try:
+        return urlparse(url if "://" in url else f"//{url}").hostname
+    except ValueError:
+        return None
 
 
 def _looks_like_target(url: str, labels: dict) -> bool:

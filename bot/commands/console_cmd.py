@@ -62,6 +62,7 @@ async def _run(args: argparse.Namespace, identity, scenario, script, interactive
     from bot.context import get_engine, get_sessionmaker
     from bot.remediation import signer_from_settings
     from bot.settings import get_settings
+    from bot.wiring import intake_rules
 
     from bot.workflow.queue import SessionQueue
     from bot.workflow.service import Workflow
@@ -94,7 +95,8 @@ async def _run(args: argparse.Namespace, identity, scenario, script, interactive
                             queue=SessionQueue(concurrency=2), policy=policy, signer=signer_from_settings(settings),
                             namespace_allowlist=settings.kube_namespace_allowlist,
                             knowledge=runtime.knowledge, effective_minutes=settings.incident_effective_minutes,
-                        risk_overrides=dict(policy.risk_overrides), alert_channel={"console": "#alerts"})
+                        risk_overrides=dict(policy.risk_overrides), alert_channel={"console": "#alerts"},
+                        **intake_rules(settings))
         console = Console(workflow, surface, factory, workflow.signer, policy, identity=identity)
         surface.say(f"You are {identity.key}: {console.abilities()}. /as NAME switches identity; /help lists commands.")
         if scenario is not None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any, Iterable
 
-from bot.render_text import render_diagnosis
+from bot.render_text import render_diagnosis, terminal_safe
 
 RISK_LEVELS = ("MEDIUM", "HIGH", "CRITICAL")
 
@@ -19,8 +19,15 @@ _EMOJI = {":rotating_light:": "🚨", ":white_check_mark:": "✅", ":warning:": 
 _SHORTCODE = re.compile(r":[a-z0-9_+-]+:")
 
 
+# The colour codes the console surface itself puts on lines (e.g. choices) before they get here.
+_OWN_STYLE = re.compile(r"(\x1b\[(?:0|1|2|31|32|33|36)m)")
+
+
 def chat_text(text: str) -> str:
-    """Workflow text (Slack-flavoured mrkdwn) for a terminal: known emoji shortcodes become characters."""
+    """Workflow text (Slack-flavoured mrkdwn) for a terminal: known emoji shortcodes become characters,
+    and control characters that untrusted text brings (alert summaries, model output) are removed;
+    only the console's own colour codes survive."""
+    text = "".join(p if i % 2 else terminal_safe(p) for i, p in enumerate(_OWN_STYLE.split(text)))
     return _SHORTCODE.sub(lambda m: _EMOJI.get(m.group(0), m.group(0)), text)
 
 
@@ -70,7 +77,7 @@ def proposal_status(view: Any, outcome: bool = True) -> str:
     `outcome`, what its execution and verification reported."""
     text = f"{view.action_text} ({view.risk}): {view.state}"
     if view.state == "refused" or (view.reason and view.state == "proposed"):
-        return f"{text}, not offerable: {view.reason}"
+        return f"{text}, not offered: {view.reason}"
     if not outcome:
         return text
     outcome = (view.result or {}).get("execute") or {}

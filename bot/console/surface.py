@@ -197,7 +197,7 @@ class ConsoleSurface:
     async def ephemeral(self, channel: str, user: str, text: str, thread: str | None = None) -> None:
         body = f"(only visible to {user}) {text}"
         self._write(self._block("-", channel, thread, body, kind="yellow") if thread
-                    else self.style("yellow", f"  {body}"))
+                    else self.style("yellow", f"  {render.chat_text(body)}"))
 
     # -- proposals as choices --------------------------------------------------------------
     def _proposal_lines(self, view: Any, ref: MessageRef, outcome: bool = True) -> list[str]:

@@ -8,20 +8,27 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections import Counter
+from datetime import datetime
 from typing import Any, Awaitable, Callable
 
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session, sessionmaker
 
 from agents.session import EngineSettings
 from agents.trigger import Trigger
+from bot.evidence_links import with_safe_links
 from bot.remediation import ClickResult, Identity, click, propose
 from bot.sessions import diagnose_and_record
 from bot.workflow.chart import chart_for
-from bot.workflow.incidents import (open_command_incident, record_firing, record_resolved, set_thread)
+from bot.workflow.ageing import AgeingRule, age_incidents
+from bot.workflow.incidents import (open_command_incident, record_firing, record_resolved, request_key,
+                                    set_thread)
 from bot.workflow.progress import ProgressTracer
 from bot.workflow.queue import SessionQueue
 from bot.workflow.surface import DiagnosisPost, MessageRef, ProgressView, Surface
-from tools.intake.model import AlertGroup
+from tools.intake.model import Alert, AlertGroup
+from tools.redact import redact
 from tools.sources import Sources
 
 log = logging.getLogger(__name__)
@@ -33,12 +40,19 @@ USAGE = ("Usage: `/diagnose <service | namespace/pod | alert text>`, e.g. `/diag
          "`/diagnose KubePodCrashLooping shop/cart-7d9f8c6b5-x2kqz`.")
 
 
+class IntakeFailed(RuntimeError):
+    """A group's alerts could not be recorded because the database does not answer (or none could
+    be recorded at all): the caller answers 500 so the sender retries, instead of acknowledging
+    alerts that were never stored."""
+
+
 class Workflow:
     def __init__(self, factory: sessionmaker[Session], surfaces: dict[str, Surface], sources: SourcesProvider,
                  engine: EngineSettings, executor: Any, *, queue: SessionQueue | None = None, policy=None,
                  signer=None, namespace_allowlist: tuple[str, ...] = (), risk_overrides: dict[str, str] | None = None,
                  alert_channel: dict[str, str] | None = None, knowledge: Any = None,
-                 effective_minutes: int = 30):
+                 effective_minutes: int = 30, ageing: AgeingRule | None = None, group_max_new: int = 200,
+                 link_hosts: frozenset[str] = frozenset()):
         self.factory = factory
         self.surfaces = surfaces
         self.sources = sources
@@ -52,49 +66,107 @@ class Workflow:
         self.alert_channel = alert_channel or {}
         self.knowledge = knowledge
         self.effective_minutes = effective_minutes
+        self.ageing = ageing or AgeingRule()
+        self.group_max_new = group_max_new
+        self.link_hosts = link_hosts  # hosts evidence links may point to (bot.evidence_links); none: no links
 
     # ---- alerts -------------------------------------------------------------------------
     async def on_alert_group(self, group: AlertGroup, *, platform: str, channel: str, thread: str | None,
                              source: str, actor: str = "alertmanager") -> list[str]:
+        """One status per alert of the group, in order: new:<incident>:<queue state>, repeat:<incident>,
+        resolved:<incident>, resolved:no-open-incident, deferred (past the group's cap of new
+        incidents) or failed:<error>. Each alert is recorded in its own transaction: one that fails is
+        reported and the rest go on. Raises IntakeFailed when none could be recorded, or the database
+        stops answering, so the sender retries the group."""
         surface = self.surfaces[platform]
         statuses: list[str] = []
+        deferred: list[Alert] = []
+        failed: list[tuple[Alert, str]] = []
+        opened = 0
         for alert in group.alerts:
-            if alert.status == "resolved":
-                res = await asyncio.to_thread(record_resolved, self.factory, alert, platform=platform,
-                                              channel=channel, actor=actor)
-                if res is None:
-                    statuses.append("resolved:no-open-incident")
-                    continue
-                await self._say(surface, channel, res.thread_ref or thread,
-                                f":white_check_mark: Resolved: {alert.name} stopped firing. Closing this incident.")
-                await self._remember(res.incident_id)
-                statuses.append(f"resolved:{res.incident_id}")
-                continue
-            res = await asyncio.to_thread(record_firing, self.factory, alert, source=source, platform=platform,
-                                          channel=channel, actor=actor)
-            if not res.is_new:
-                await self._say(surface, channel, res.thread_ref or thread,
-                                f"Still firing: {alert.name} (same alert, fingerprint {alert.fingerprint}); "
-                                "no new investigation started.")
-                statuses.append(f"repeat:{res.incident_id}")
-                continue
-            root = thread
-            if root is None:  # a webhook alert: post it, and answer in its thread
-                ref = await surface.post_text(channel, _alert_headline(alert))
-                root = ref.ts
-            await asyncio.to_thread(set_thread, self.factory, res.incident_id, root)
-            trigger = Trigger.from_alert(alert)
-            st = self.queue.submit(res.incident_id, lambda t=trigger, i=res.incident_id, r=root:
-                                   self._diagnose(i, t, platform, channel, r))
-            if st.state == "rejected":
-                await self._say(surface, channel, root, f":warning: Not diagnosed automatically: {st.error}. "
-                                f"Run `/diagnose {alert.name}` when the storm settles.")
-            statuses.append(f"new:{res.incident_id}:{st.state}")
+            try:
+                status = await self._on_alert(surface, alert, platform=platform, channel=channel, thread=thread,
+                                              source=source, actor=actor, may_open=opened < self.group_max_new)
+            except Exception as exc:
+                why = f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:200]}"
+                log.warning("alert %s (fingerprint %s) failed at intake: %s", alert.name, alert.fingerprint,
+                            why, exc_info=exc)
+                failed.append((alert, why))
+                status = f"failed:{type(exc).__name__}"
+                # A bad alert is skipped; a database that is down fails the group so the sender retries it
+                # (alerts already recorded come back as repeats), instead of each alert timing out in turn.
+                if len(failed) == len(group.alerts) or not await self._database_answers():
+                    raise IntakeFailed(f"alert {len(statuses) + 1} of {len(group.alerts)} could not be recorded "
+                                       f"and the database does not answer: {why}") from exc
+            opened += status.startswith("new:")
+            if status == "deferred":
+                deferred.append(alert)
+            statuses.append(status)
+        notes = _group_notes(group, deferred, failed, self.group_max_new)
+        if notes:
+            await self._say(surface, channel, thread, "\n".join(notes))
         return statuses
 
+    async def _on_alert(self, surface: Surface, alert: Alert, *, platform: str, channel: str, thread: str | None,
+                        source: str, actor: str, may_open: bool) -> str:
+        if alert.status == "resolved":
+            res = await asyncio.to_thread(record_resolved, self.factory, alert, platform=platform,
+                                          channel=channel, actor=actor)
+            if res is None:
+                return "resolved:no-open-incident"
+            await self._say(surface, channel, res.thread_ref or thread,
+                            f":white_check_mark: Resolved: {alert.name} stopped firing. Closing this incident.")
+            await self._remember(res.incident_id)
+            return f"resolved:{res.incident_id}"
+        res = await asyncio.to_thread(record_firing, self.factory, alert, source=source, platform=platform,
+                                      channel=channel, actor=actor, rule=self.ageing, may_open=may_open)
+        if res.expired is not None:
+            await self._say(surface, channel, res.expired.thread_ref or thread, res.expired.note(res.incident_id))
+        if res.incident_id is None:
+            return "deferred"
+        if not res.is_new:
+            await self._say(surface, channel, res.thread_ref or thread,
+                            f"Still firing: {alert.name} (same alert, fingerprint {alert.fingerprint}); "
+                            "no new investigation started.")
+            return f"repeat:{res.incident_id}"
+        root = thread
+        if root is None:  # a webhook alert: post it, and answer in its thread
+            ref = await surface.post_text(channel, _alert_headline(alert))
+            root = ref.ts
+        await asyncio.to_thread(set_thread, self.factory, res.incident_id, root)
+        trigger = Trigger.from_alert(alert)
+        st = self.queue.submit(res.incident_id, lambda t=trigger, i=res.incident_id, r=root:
+                               self._diagnose(i, t, platform, channel, r))
+        if st.state == "rejected":
+            await self._say(surface, channel, root, f":warning: Not diagnosed automatically: {st.error}. "
+                            f"Run `/diagnose {alert.name}` when the storm settles.")
+        return f"new:{res.incident_id}:{st.state}"
+
+    async def _database_answers(self) -> bool:
+        def probe() -> None:
+            with self.factory() as s:
+                s.execute(sql_text("SELECT 1"))
+        try:
+            await asyncio.to_thread(probe)
+            return True
+        except Exception:
+            return False
+
+    async def age_incidents(self, now: datetime | None = None) -> list[str]:
+        """The ageing sweep (for a periodic clock): expire aged incidents and say so in their threads."""
+        expired = await asyncio.to_thread(age_incidents, self.factory, self.ageing, now)
+        for e in expired:
+            surface = self.surfaces.get(e.platform or "")
+            if surface is not None and e.channel:
+                await self._say(surface, e.channel, e.thread_ref, e.note())
+        return [e.incident_id for e in expired]
+
     # ---- /diagnose ------------------------------------------------------------------------
-    async def on_command(self, text: str, *, platform: str, channel: str, user: str) -> str | None:
-        text = (text or "").strip()
+    async def on_command(self, text: str, *, platform: str, channel: str, user: str,
+                         request_id: str | None = None) -> str | None:
+        """The reply for the user, or None. `request_id` (Slack's trigger_id) makes a replay of the same
+        request open nothing, across processes: it is stored under a unique constraint."""
+        text = redact((text or "").strip())  # before it is stored, posted back or handed to a model
         if not text:
             return USAGE
         if len(text) > MAX_COMMAND:
@@ -106,7 +178,12 @@ class Workflow:
         surface = self.surfaces[platform]
         incident_id = await asyncio.to_thread(open_command_incident, self.factory, text, platform=platform,
                                               channel=channel, user=f"{platform}:{user}",
-                                              namespace=trigger.namespace, service=trigger.service)
+                                              namespace=trigger.namespace, service=trigger.service,
+                                              request=request_key(platform, request_id) if request_id else None)
+        if incident_id is None:
+            log.info("replayed /diagnose ignored: request %s from %s:%s already opened an incident",
+                     request_id, platform, user)
+            return None
         ref = await surface.post_text(channel, f"Investigating `{text}` (requested by {user})…")
         await asyncio.to_thread(set_thread, self.factory, incident_id, ref.ts)
         st = self.queue.submit(incident_id, lambda: self._diagnose(incident_id, trigger, platform, channel, ref.ts))
@@ -127,15 +204,19 @@ class Workflow:
                                                 namespace_allowlist=self.allowlist, risk_overrides=self.risk_overrides)
                 await progress.finish(f"done: {rec.result.tool_calls} tool calls in {rec.result.elapsed:.1f}s")
                 d = rec.result.diagnosis
-                views = await propose(self.factory, self.executor, incident_id, rec.diagnosis_id, d.proposals,
+                # The coordinator's refusals go through propose too: re-checked, audited as
+                # proposal.refused, and shown in the thread as "not offered: <why>".
+                refused = [p for p, why in rec.result.dropped_proposals if why != "duplicate proposal"]
+                views = await propose(self.factory, self.executor, incident_id, rec.diagnosis_id,
+                                      [*d.proposals, *refused],
                                       requested_by=trigger.requested_by or "bot", namespace_allowlist=self.allowlist,
                                       risk_overrides=self.risk_overrides, policy=self.policy, signer=self.signer)
                 chart = await chart_for(sources, d, trigger)
             finally:
                 sources.close()
-            post = DiagnosisPost(incident_id=incident_id, session_id=rec.session_id, diagnosis=d,
-                                 proposals=[v for v in views if v.proposal_id], engine=rec.result.engine,
-                                 fallback_reason=rec.result.fallback_reason,
+            post = DiagnosisPost(incident_id=incident_id, session_id=rec.session_id,
+                                 diagnosis=with_safe_links(d, self.link_hosts), proposals=views,
+                                 engine=rec.result.engine, fallback_reason=rec.result.fallback_reason,
                                  chart_png=chart[0] if chart else None, chart_title=chart[1] if chart else None)
             await surface.post_diagnosis(channel, thread, post)
             if chart:
@@ -194,6 +275,32 @@ class Workflow:
             await asyncio.to_thread(run)
         except Exception:
             log.warning("could not add incident %s to the knowledge base", incident_id, exc_info=True)
+
+
+def _names(alerts: list[Alert], most: int = 5) -> str:
+    counts = Counter(a.name for a in alerts).most_common()
+    shown = ", ".join(f"{name} ×{n}" if n > 1 else name for name, n in counts[:most])
+    return shown + (f" and {len(counts) - most} more names" if len(counts) > most else "")
+
+
+def _group_notes(group: AlertGroup, deferred: list[Alert], failed: list[tuple[Alert, str]], cap: int) -> list[str]:
+    """What the channel must hear about a group beyond its incident threads: nothing is dropped silently."""
+    notes = []
+    if group.truncated_alerts:
+        where = f" (see {group.external_url})" if group.external_url else ""
+        notes.append(f":warning: This group announced {group.truncated_alerts} more alert(s) than it carried "
+                     f"(Alertmanager's truncatedAlerts, set by the receiver's max_alerts): the bot never received "
+                     f"them, so they are not investigated{where}.")
+    if deferred:
+        notes.append(f":hourglass: {len(deferred)} new alert(s) of this group deferred: one group opens at most "
+                     f"{cap} incidents at a time. They are not recorded yet; they open when the group is sent again "
+                     f"(Alertmanager's group_interval or repeat_interval), or `/diagnose` one now: "
+                     f"{_names(deferred)}.")
+    if failed:
+        reasons = "; ".join(f"{a.name}: {why}" for a, why in failed[:5])
+        notes.append(f":x: {len(failed)} alert(s) of this group failed at intake and were skipped; the others "
+                     f"went on. {reasons}" + (f"; and {len(failed) - 5} more" if len(failed) > 5 else ""))
+    return notes
 
 
 def _alert_headline(alert) -> str:

@@ -1,11 +1,14 @@
 """The one aiohttp application `chatops serve` runs.
 
-    POST /slack/events   slack-bolt (slash commands, events, interactivity); signatures verified
-                         by bolt with SLACK_SIGNING_SECRET. With SLACK_APP_TOKEN the app uses
-                         Socket Mode instead (outbound WebSocket, no public URL needed).
+    POST /slack/events   slack-bolt (slash commands, events, interactivity), behind bot.slack.inbound:
+                         the signature (SLACK_SIGNING_SECRET) is checked before anything is parsed
+                         (401), then the shape (400), each refusal one log line. With SLACK_APP_TOKEN
+                         the app uses Socket Mode instead (outbound WebSocket, no public URL needed),
+                         connected in the background: Slack never delays or blocks this server.
     POST /alertmanager   Alertmanager webhook receiver (bearer or basic auth)
     GET  /healthz        the process is alive
-    GET  /readyz         the database is reachable and its schema at head (503 with why not)
+    GET  /readyz         the database is reachable and its schema at head (503 with why not); in
+                         Socket Mode also the Slack connection's state (never a 503 by itself)
 
 Webhook auth is mandatory once the webhook is in use (SLACK_ALERTS_CHANNEL set): the server
 refuses to start without ALERTMANAGER_WEBHOOK_TOKEN or _USER/_PASSWORD, unless
@@ -20,20 +23,27 @@ import binascii
 import hmac
 import json
 import logging
+import time
 from typing import Any
+from urllib.parse import parse_qsl
 
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
+from slack_bolt.request.async_request import AsyncBoltRequest
 
+from bot import bounded_json
 from bot.settings import Settings
-from bot.slack.app import PLATFORM, create_bolt_app
+from bot.slack import inbound
+from bot.slack.app import HANDLED, PLATFORM, create_bolt_app
 from bot.slack.identity import SlackIdentities, approver_groups
+from bot.slack.inbound import Refused
+from bot.slack.socket_mode import SocketModeLink
 from bot.slack.surface import SlackSurface, make_client
 from tools.intake import AlertGroup, parse_alertmanager
 
 log = logging.getLogger(__name__)
 
-MAX_BODY = 1024 * 1024          # Alertmanager groups are far smaller; anything bigger is refused (413)
+MAX_BODY = 1024 * 1024          # Alertmanager groups and Slack payloads are far smaller; bigger is refused (413)
 WEBHOOK_WAIT = 3.0              # answer with per-alert statuses if intake finishes this fast, else 202
 READY_TIMEOUT = 5.0
 USERGROUP_TTL = 300.0
@@ -85,6 +95,23 @@ class WebhookAuth:
 
 def _error(status: int, message: str, **extra: Any) -> web.Response:
     return web.json_response({"error": message, **extra}, status=status)
+
+
+def _refuse(request: web.Request, refused: Refused) -> web.Response:
+    """One log line per refused request and no traceback: junk traffic must not grow the log faster
+    than it arrives."""
+    log.warning("%s %s from %s refused with %d: %s", request.method, request.path, request.remote, refused.status,
+                refused.reason)
+    return _error(refused.status, refused.reason)
+
+
+async def _read_body(request: web.Request) -> bytes:
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise Refused(413, f"body of {request.content_length} bytes exceeds the {MAX_BODY} byte limit")
+    try:
+        return await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise Refused(413, f"body exceeds the {MAX_BODY} byte limit") from None
 
 
 def _engine_of(workflow: Any):  # noqa: ANN202
@@ -150,11 +177,31 @@ def build_app(settings: Settings, workflow: Any, *, client=None, engine=None,  #
                            alert_channels=settings.slack_alert_channels, identities=identities, surface=surface)
     engine = engine if engine is not None else _engine_of(workflow)
 
+    slack = SocketModeLink(bolt, app_token, client) if app_token else None
     app = web.Application(client_max_size=MAX_BODY)
     app[TASKS] = set()
 
     async def slack_events(request: web.Request) -> web.Response:
-        return await to_aiohttp_response(await bolt.async_dispatch(await to_bolt_request(request)))
+        try:
+            body = await _read_body(request)
+            inbound.verify(signing_secret.encode(), request.headers.get("X-Slack-Request-Timestamp"),
+                           request.headers.get("X-Slack-Signature"), body, time.time())
+            data = inbound.parse(inbound.content_type(request.headers), body, HANDLED)
+        except Refused as refused:
+            return _refuse(request, refused)
+        if data.get("type") == "app_rate_limited":  # Slack dropped events for this app: say so, once
+            log.warning("Slack rate-limited this app's events (minute %s): some were not delivered",
+                        data.get("minute_rate_limited"))
+            return web.Response(status=200)
+        if _repeat_delivery(request, data):
+            return web.Response(status=200)
+        try:
+            text, headers = _for_bolt(body, dict(request.headers))
+            bolt_request = AsyncBoltRequest(body=text, query=request.query_string, headers=headers)
+            response = await bolt.async_dispatch(bolt_request)
+        except Exception as exc:  # a shape inbound.parse did not foresee: still one line, still no 500
+            return _refuse(request, Refused(400, f"Slack request not understood: {type(exc).__name__}: {exc}"[:300]))
+        return await to_aiohttp_response(response)
 
     async def alertmanager(request: web.Request) -> web.Response:
         if not alerts_channel:
@@ -162,16 +209,12 @@ def build_app(settings: Settings, workflow: Any, *, client=None, engine=None,  #
         if not auth.check(request.headers.get("Authorization")):
             return web.json_response({"error": "missing or wrong credentials"}, status=401,
                                      headers={"WWW-Authenticate": 'Bearer realm="alertmanager"'})
-        if request.content_length is not None and request.content_length > MAX_BODY:
-            return _error(413, f"body of {request.content_length} bytes exceeds the {MAX_BODY} byte limit")
         try:
-            body = await request.read()
-        except web.HTTPRequestEntityTooLarge:
-            return _error(413, f"body exceeds the {MAX_BODY} byte limit")
-        try:
-            payload = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            return _error(400, f"body is not valid JSON: {exc}")
+            payload = bounded_json.loads(await _read_body(request))
+        except Refused as refused:
+            return _refuse(request, refused)
+        except bounded_json.BadJSON as exc:  # including nesting deeper than json.loads could recurse
+            return _refuse(request, Refused(400, str(exc)))
         group = parse_alertmanager(payload)
         if not isinstance(group, AlertGroup):
             return _error(422, f"not an Alertmanager alert group: {group.reason}")
@@ -197,9 +240,14 @@ def build_app(settings: Settings, workflow: Any, *, client=None, engine=None,  #
             reason = await asyncio.wait_for(asyncio.to_thread(check_ready, engine), READY_TIMEOUT)
         except asyncio.TimeoutError:
             reason = f"database did not answer within {READY_TIMEOUT:.0f}s"
-        if reason:
-            return web.json_response({"ready": False, "reason": reason}, status=503)
-        return web.json_response({"ready": True})
+        body: dict[str, Any] = {"ready": not reason, **({"reason": reason} if reason else {})}
+        if slack is not None:
+            body["slack"] = slack.status
+        # Only the database decides the status code. A replica without its database cannot take work;
+        # one without Slack still accepts alerts (recorded, and a 500 makes Alertmanager retry what
+        # could not be posted), and every replica shares the same Slack: a 503 for Slack would take
+        # the whole fleet out of rotation and turn a Slack outage into a webhook outage.
+        return web.json_response(body, status=503 if reason else 200)
 
     if signing_secret:
         app.router.add_post("/slack/events", slack_events)
@@ -207,17 +255,11 @@ def build_app(settings: Settings, workflow: Any, *, client=None, engine=None,  #
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
 
-    if app_token:
-        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-
+    if slack is not None:
         async def socket_mode(app_: web.Application):  # noqa: ANN202
-            # Created here, in the serving loop (it opens an aiohttp session). apps.connections.open
-            # is called with the app token explicitly, so the bot client (and its base URL) serves.
-            handler = AsyncSocketModeHandler(bolt, app_token, web_client=client)
-            await handler.connect_async()
-            log.info("Slack Socket Mode connected")
+            await slack.start()  # returns at once: the server listens while Slack connects (or cannot)
             yield
-            await handler.close_async()
+            await slack.close()
 
         app.cleanup_ctx.append(socket_mode)
 
@@ -227,6 +269,43 @@ def build_app(settings: Settings, workflow: Any, *, client=None, engine=None,  #
 
     app.on_shutdown.append(finish_tasks)
     return app
+
+
+# Slack's X-Slack-Retry-Reason values saying its first delivery never reached any server of ours.
+_NEVER_ARRIVED = frozenset({"connection_failed", "ssl_error"})
+
+
+def _repeat_delivery(request: web.Request, data: dict) -> bool:
+    """Is this one of Slack's redeliveries (X-Slack-Retry-Num) of an event that already arrived?
+    Such a repeat is acknowledged (200) and not handled again, on whichever replica it lands: the
+    in-process event-id memory in bot.slack.app cannot see a delivery another replica took. Only
+    when Slack says the first attempt never connected is the retry handled, since it is then the
+    only delivery; the per-process event-id memory and, in the database, the alert fingerprint and
+    the request id still catch a duplicate."""
+    retry = request.headers.get("X-Slack-Retry-Num")
+    if retry is None:
+        return False
+    why = request.headers.get("X-Slack-Retry-Reason", "")
+    repeat = why not in _NEVER_ARRIVED
+    outcome = "a repeat, acknowledged without handling it again" if repeat else \
+        "the first attempt never arrived: handled"
+    log.info("Slack retry %s of event %s (%s): %s", retry[:8], str(data.get("event_id"))[:64], why[:40] or "no reason",
+             outcome)
+    return repeat
+
+
+def _for_bolt(body: bytes, headers: dict[str, str]) -> tuple[str, dict[str, str]]:
+    """bolt's form parser treats any body containing the word "payload" as an interactivity
+    payload, so `/diagnose payments/payload-api` would arrive empty and be lost. A form without a
+    `payload` field is handed over as the equivalent JSON object (bolt reads both the same way)."""
+    text = body.decode()
+    if "payload" not in text or text.lstrip().startswith("{"):
+        return text, headers
+    form = dict(parse_qsl(text, keep_blank_values=True))
+    if "payload" in form:
+        return text, headers
+    headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}
+    return json.dumps(form), {**headers, "Content-Type": "application/json"}
 
 
 def _log_failure(task: asyncio.Future) -> None:

@@ -30,7 +30,8 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path("data"), description="Directory for the embedded SQLite database, Chroma and caches.")
     database_url: SecretStr | None = Field(None, description="SQLAlchemy URL; unset means SQLite in DATA_DIR. "
                                            "`postgresql://` URLs use psycopg 3.")
-    log_level: str = Field("INFO", description="Python logging level.")
+    log_level: str = Field("INFO", description="Python logging level of the bot's own loggers; libraries "
+                                                "(alembic, opensearch-py, drain3, …) show below WARNING only at DEBUG.")
 
     # Data sources
     prometheus_url: str | None = Field(None, description="Prometheus base URL for metric tools.")
@@ -43,6 +44,7 @@ class Settings(BaseSettings):
     kube_namespace_allowlist: CsvList = Field((), description="Comma-separated namespaces the bot may read and act on; empty allows all.")
     tool_timeout_seconds: float = Field(10.0, gt=0, le=120, description="Per-call timeout for every backend tool.")
     redact_extra_patterns: CsvList = Field((), description="Comma-separated extra regexes masked before text reaches a model.")
+    evidence_link_hosts: CsvList = Field((), description="Comma-separated extra hosts (or URLs) that evidence links in chat may point to, e.g. Grafana or Kibana; PROMETHEUS_URL's and OPENSEARCH_URL's hosts are always allowed, links to any other host are dropped.")
 
     # Agent sessions
     agent_engine: str = Field("auto", pattern="^(auto|offline|anthropic)$", description="auto uses Anthropic when ANTHROPIC_API_KEY is set, else the offline engine.")
@@ -87,11 +89,15 @@ class Settings(BaseSettings):
     alertmanager_webhook_allow_unauthenticated: bool = Field(False, description="Accept POST /alertmanager without credentials (trusted networks only). Without it, `chatops serve` refuses to start when SLACK_ALERTS_CHANNEL is set but no webhook credentials are.")
     session_concurrency: int = Field(4, ge=1, le=64, description="Diagnosis sessions run at the same time; further ones wait in the queue.")
     session_queue_max: int = Field(1000, ge=1, description="Diagnoses that may wait in the queue; beyond it new alerts are answered with a 'queue full' note instead of being dropped silently.")
+    alert_group_max_new: int = Field(200, ge=1, description="New incidents (each a posted alert and an investigation) one alert group may open; further new alerts of the group are deferred with a visible note and open when Alertmanager sends the group again.")
+    incident_stale_minutes: int = Field(480, ge=1, description="An open incident whose alert has not fired for this long closes as expired, and its next firing investigates again. Keep it above Alertmanager's repeat_interval (default 4h).")
+    incident_max_age_hours: int = Field(24, ge=1, description="An open incident older than this closes as expired, however often it fires; the next firing investigates again.")
     host: str = Field("127.0.0.1", description="Address `chatops serve` listens on (0.0.0.0 in containers).")
     port: int = Field(3000, ge=1, le=65535, description="Port `chatops serve` listens on (PaaS platforms set PORT).")
 
     @field_validator("kube_namespace_allowlist", "redact_extra_patterns", "approvers_medium", "approvers_high",
-                     "approvers_critical", "risk_overrides", "slack_alert_channels", mode="before")
+                     "approvers_critical", "risk_overrides", "slack_alert_channels", "evidence_link_hosts",
+                     mode="before")
     @classmethod
     def _csv(cls, v: object) -> object:
         return _split_csv(v)

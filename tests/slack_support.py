@@ -101,9 +101,10 @@ class RecordingWorkflow:
         if self.fail is not None:
             raise self.fail
 
-    async def on_command(self, text: str, *, platform: str, channel: str, user: str) -> str | None:
+    async def on_command(self, text: str, *, platform: str, channel: str, user: str,
+                         request_id: str | None = None) -> str | None:
         self.commands.append({"text": text, "platform": platform, "channel": channel, "user": user,
-                              "at": time.monotonic()})
+                              "request_id": request_id, "at": time.monotonic()})
         await self._wait()
         return self.command_reply
 
@@ -161,13 +162,15 @@ class Harness:
 
 
 async def start_harness(fake: FakeSlack, workflow_kw: dict | None = None, settings_kw: dict | None = None,
-                        **app_kw: Any):
+                        workflow: Any = None, **app_kw: Any):
+    """The server over `workflow`, by default a RecordingWorkflow (made with `workflow_kw`)."""
     from bot.server import build_app
 
     for ch in (ALERT_CHANNEL, OTHER_CHANNEL, WEBHOOK_CHANNEL):
         fake.add_channel(ch)
-    surface = SlackSurface(make_client(DEFAULT_TOKEN, fake.url))
-    workflow = RecordingWorkflow({"slack": surface}, **(workflow_kw or {}))
+    if workflow is None:
+        workflow = RecordingWorkflow({"slack": SlackSurface(make_client(DEFAULT_TOKEN, fake.url))},
+                                     **(workflow_kw or {}))
     app = build_app(settings(**(settings_kw or {})), workflow, **app_kw)
     client = TestClient(TestServer(app, host="127.0.0.1"))
     await client.start_server()

@@ -45,10 +45,11 @@ async def _serve(settings, host: str, port: int) -> int:  # noqa: ANN001
 
     from bot.console.wiring import settings_runtime
     from bot.context import get_sessionmaker
+    from bot.evidence_links import hosts_from_settings
     from bot.remediation import ApprovalPolicy, signer_from_settings
     from bot.server import build_app
     from bot.slack.surface import SlackSurface, make_client
-    from bot.wiring import engine_settings
+    from bot.wiring import engine_settings, intake_rules
     from bot.workflow.queue import SessionQueue
     from bot.workflow.service import Workflow
 
@@ -69,7 +70,8 @@ async def _serve(settings, host: str, port: int) -> int:  # noqa: ANN001
                         policy=policy, signer=signer_from_settings(settings),
                         namespace_allowlist=settings.kube_namespace_allowlist,
                         knowledge=runtime.knowledge, effective_minutes=settings.incident_effective_minutes,
-                        risk_overrides=dict(policy.risk_overrides), alert_channel=alerts)
+                        risk_overrides=dict(policy.risk_overrides), alert_channel=alerts, **intake_rules(settings),
+                        link_hosts=hosts_from_settings(settings))
     app = build_app(settings, workflow)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()

@@ -32,8 +32,9 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack.blocks import APPROVE, REJECT
+from bot.slack.blocks import APPROVE, REJECT, esc
 from bot.slack.identity import SlackIdentities
+from bot.slack.inbound import Handled
 from bot.slack.surface import SlackSurface
 from bot.workflow.surface import MessageRef
 from tools.intake import AlertGroup, parse_slack_message
@@ -46,12 +47,18 @@ _MENTION = re.compile(r"<@[UW][A-Z0-9]+(\|[^>]*)?>")
 _CHATTER_SUBTYPES = {"channel_join", "channel_leave", "channel_topic", "channel_purpose", "channel_name",
                      "message_deleted", "message_replied", "pinned_item", "unpinned_item", "group_join",
                      "group_leave", "ekm_access_denied", "thread_broadcast_deleted"}
+# What the listeners below handle; bot.server refuses anything else before bolt sees it.
+HANDLED = Handled(commands=frozenset({COMMAND}), events=frozenset({"message", "app_mention"}),
+                  actions=frozenset({APPROVE, REJECT}))
 MENTION_USAGE = ("Mention me in the thread of an alert to diagnose it, or use "
                  "`/diagnose <service | namespace/pod | alert text>`.")
 
 
 class _Seen:
-    """Recently handled event ids: Slack redelivers an event it thinks timed out (X-Slack-Retry-Num)."""
+    """Recently handled event ids, in this process. Slack's redeliveries of an event that did arrive
+    are already answered before bolt (bot.server); this catches the rest within one process. A
+    second replica has its own memory, so there the database dedupe decides: the alert fingerprint
+    for alert messages, the request id (event id) for mention commands."""
 
     def __init__(self, size: int = 2000):
         self.size = size
@@ -106,8 +113,12 @@ def create_bolt_app(workflow: Any, *, client: AsyncWebClient, signing_secret: st
                     alert_channels: Iterable[str], identities: SlackIdentities,
                     surface: SlackSurface | None = None) -> AsyncApp:
     """The bolt app. `signing_secret` may be None only in Socket Mode (requests are not signed there)."""
+    # Signatures are verified on the exact bytes by bot/slack/inbound.py before anything reaches
+    # bolt (Socket Mode requests are not signed at all), and the server may hand bolt a re-encoded
+    # body (see bot/server.py: bolt's form parser loses commands containing "payload"), so bolt's
+    # own check, which would need the original bytes, is off.
     app = AsyncApp(client=client, signing_secret=signing_secret or "", name="chatops",
-                   ignoring_self_events_enabled=True)
+                   ignoring_self_events_enabled=True, request_verification_enabled=False)
     alert_channels = frozenset(alert_channels)
     seen = _Seen()
     intake = _Intake(concurrency=4)
@@ -115,7 +126,7 @@ def create_bolt_app(workflow: Any, *, client: AsyncWebClient, signing_secret: st
     async def tell(channel: str, user: str, text: str, thread: str | None = None) -> None:
         try:
             kw = {"thread_ts": thread} if thread else {}
-            await client.chat_postEphemeral(channel=channel, user=user, text=text, **kw)
+            await client.chat_postEphemeral(channel=channel, user=user, text=esc(text), **kw)
         except SlackApiError as exc:
             log.warning("could not tell %s in %s: %s", user, channel, exc.response.get("error"))
 
@@ -130,8 +141,9 @@ def create_bolt_app(workflow: Any, *, client: AsyncWebClient, signing_secret: st
     async def start_command(command, respond):  # noqa: ANN001, ANN202
         channel, user = command.get("channel_id", ""), command.get("user_id", "")
         try:
+            # trigger_id is unique per invocation: a replayed or re-sent request opens nothing new
             problem = await workflow.on_command(command.get("text") or "", platform=PLATFORM, channel=channel,
-                                                user=user)
+                                                user=user, request_id=command.get("trigger_id") or None)
         except SlackApiError as exc:
             err = exc.response.get("error")
             problem = (f"I cannot post in this channel ({err}). Invite me with `/invite @chatops-bot` and try again."
@@ -142,7 +154,7 @@ def create_bolt_app(workflow: Any, *, client: AsyncWebClient, signing_secret: st
             problem = f"Sorry, the investigation could not start: {type(exc).__name__}."
         if problem:
             try:  # response_url works even where the bot is not a member; it answers errors as a status
-                sent = await respond(text=problem, response_type="ephemeral", replace_original=False)
+                sent = await respond(text=esc(problem), response_type="ephemeral", replace_original=False)
                 ok = getattr(sent, "status_code", 200) == 200
             except Exception:
                 log.info("response_url failed", exc_info=True)
@@ -194,8 +206,8 @@ def create_bolt_app(workflow: Any, *, client: AsyncWebClient, signing_secret: st
                     await workflow.on_alert_group(parsed, platform=PLATFORM, channel=channel, thread=thread,
                                                   source="slack", actor=f"slack:{user}")
                     return
-            problem = await workflow.on_command(text, platform=PLATFORM, channel=channel, user=user) if text \
-                else MENTION_USAGE
+            problem = await workflow.on_command(text, platform=PLATFORM, channel=channel, user=user,
+                                                request_id=body.get("event_id") or None) if text else MENTION_USAGE
         except Exception as exc:
             log.exception("mention in %s failed", channel)
             problem = f"Sorry, that did not work: {type(exc).__name__}."

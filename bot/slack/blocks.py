@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, Iterable
 
 from agents.diagnosis import Diagnosis
+from bot.evidence_links import safe_url
 from bot.remediation.views import confirm_text
 from bot.workflow.surface import DiagnosisPost, ProgressView
 from tools.taxonomy import CATEGORY_DESCRIPTIONS
@@ -27,7 +28,6 @@ MAX_VALUE = 2000         # button value
 MAX_CONFIRM_TITLE = 100
 MAX_CONFIRM_TEXT = 300   # confirmation dialog body (slack_sdk validates 300)
 MAX_FALLBACK = 3000      # top-level `text` kept short: it is what notifications show
-MAX_LINK_URL = 1500      # longer URLs (huge PromQL graphs) are shown without a link
 
 APPROVE, REJECT = "proposal_approve", "proposal_reject"
 PROPOSAL_BLOCK, NOTE_BLOCK, ACTIONS_BLOCK = "proposal:", "proposal_note:", "proposal_actions:"
@@ -54,8 +54,9 @@ def clip(text: str, limit: int) -> str:
 
 
 def link(url: str | None, label: str) -> str:
-    """`<url|label>` for http(s) URLs of sane length, else just the (escaped) label."""
-    if not url or not re.match(r"^https?://\S+$", url) or len(url) > MAX_LINK_URL:
+    """`<url|label>` for http(s) URLs of sane length without credentials, else just the (escaped)
+    label. Which hosts are allowed is decided before rendering (bot.evidence_links)."""
+    if not safe_url(url):
         return esc(label)
     safe = url.replace("&", "&amp;").replace("<", "%3C").replace(">", "%3E").replace("|", "%7C")
     return f"<{safe}|{esc(label).replace('|', '¦')}>"
@@ -203,7 +204,7 @@ def diagnosis(post: DiagnosisPost) -> tuple[str, list[dict]]:
         if len(proposals) > shown:
             blocks.append(context(f"…and {len(proposals) - shown} more proposals: `chatops proposals list`",
                                   "proposals_more"))
-    fallback = f"Diagnosis: {headline(d)}. {d.summary}"
+    fallback = esc(f"Diagnosis: {headline(d)}. {d.summary}")  # notifications render `text` as mrkdwn too
     return clip(fallback, MAX_FALLBACK), blocks[:MAX_BLOCKS]
 
 
@@ -277,7 +278,7 @@ def proposal(view, note: str | None = None, key: str | None = None) -> list[dict
 def proposal_message(view, note: str) -> tuple[str, list[dict]]:  # noqa: ANN001
     """A proposal posted on its own (an undo offered after an action ran)."""
     head = section(f":leftwards_arrow_with_hook: {esc(note)}", "proposal_intro")
-    return clip(f"{note}: {view.action_text} (risk {view.risk})", MAX_FALLBACK), [head, *proposal(view)]
+    return clip(esc(f"{note}: {view.action_text} (risk {view.risk})"), MAX_FALLBACK), [head, *proposal(view)]
 
 
 def replace_proposal(blocks: Iterable[dict], view, note: str) -> list[dict] | None:  # noqa: ANN001

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import os
 import sys
 import time
 from collections import Counter, defaultdict
@@ -20,9 +19,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench import datasets  # noqa: E402
 from tools.logs.templates import LogTemplateMiner  # noqa: E402
-
-DATASETS = Path(os.environ.get("CHATOPS_DATASETS", REPO.parent / "shared" / "datasets"))
 
 # Drain, Loghub-2k original ground truth (logparser/Drain/README.md, per-dataset settings).
 PUBLISHED = {
@@ -40,9 +38,10 @@ SYSTEMS = list(PUBLISHED)
 
 
 def structured_csv(system: str, corrected: bool) -> Path:
+    """The ground-truth CSV, or exit 2 saying where to get Loghub (the data are not in the repository)."""
     if corrected:
-        return DATASETS / "loghub-2.0" / "2k_dataset" / system / f"{system}_2k.log_structured_corrected.csv"
-    return DATASETS / "loghub" / system / f"{system}_2k.log_structured.csv"
+        return datasets.require("loghub-2.0", "2k_dataset", system, f"{system}_2k.log_structured_corrected.csv")
+    return datasets.require("loghub", system, f"{system}_2k.log_structured.csv")
 
 
 def load(system: str, corrected: bool = False) -> list[tuple[str, str]]:

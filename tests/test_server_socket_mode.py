@@ -20,6 +20,10 @@ APP_TOKEN = "xapp-1-A0FAKE-1-secret"
 
 class SocketSlack:
     def __init__(self) -> None:
+        # Read the dataset payload here, in the test: a skip raised inside the WebSocket handler would
+        # only end the handler, and the test would wait out its timeout instead of skipping.
+        self.command = dict(payload("test_slash_command__slash_command_body.parsed.json"),
+                            command="/diagnose", text="shop/cart", channel_id="C0SOCKET", user_id="U0ALICE")
         self.acks: asyncio.Queue = asyncio.Queue()
         self.opened_with: list[str] = []
         self.app = web.Application()
@@ -41,9 +45,7 @@ class SocketSlack:
         await ws.prepare(request)
         await ws.send_json({"type": "hello", "num_connections": 1,
                             "debug_info": {"host": "fake", "approximate_connection_time": 3600}})
-        command = dict(payload("test_slash_command__slash_command_body.parsed.json"),
-                       command="/diagnose", text="shop/cart", channel_id="C0SOCKET", user_id="U0ALICE")
-        await ws.send_json({"envelope_id": "env-1", "type": "slash_commands", "payload": command,
+        await ws.send_json({"envelope_id": "env-1", "type": "slash_commands", "payload": self.command,
                             "accepts_response_payload": True})
         async for msg in ws:
             if msg.type == WSMsgType.TEXT:

@@ -47,7 +47,7 @@ async def test_rollback_dry_run_sends_kubectls_json_patch(fake):
     assert out.details["after"]["images"] == {"cart": "registry.local/cart:1.2", "envoy": "envoyproxy/envoy:v1.31.0"}
     assert cart(fake) == before
     # The target is pinned so the approved change is the one executed.
-    assert req.parameters == {"to_revision": 2, "from_revision": 3}
+    assert req.parameters == {"to_revision": 2, "from_revision": 3, "to_replicaset": "cart-cart2hash"}
     assert req.describe() == "roll back deployment shop/cart from revision 3 to revision 2"
 
 

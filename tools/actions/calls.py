@@ -15,7 +15,6 @@ from urllib.parse import urlencode
 import urllib3
 from kubernetes.client.exceptions import ApiException
 
-from tools.actions.requests import ActionRequest
 from tools.k8s.client import ApiFailure, Kube
 
 DRY_RUN = "All"
@@ -39,7 +38,6 @@ class Plan:
     observed: dict[str, Any] = field(default_factory=dict)
     # Set only if absent: choices made on the proposer's behalf (container, target revision).
     pinned: dict[str, Any] = field(default_factory=dict)
-    undo: ActionRequest | None = None
     # Desired state already holds: nothing to send.
     noop: str | None = None
     before: Any = None

@@ -50,6 +50,7 @@ _SPECS: tuple[tuple[str, bool, str | None, dict[str, Any], bool, str], ...] = (
         "to_revision": {"type": "integer", "minimum": 1,
                         "description": "ReplicaSet revision to restore; default: the one before the current"},
         "from_revision": _observed({"type": "integer", "minimum": 1}, "the revision that was current"),
+        "to_replicaset": _observed({"type": "string"}, "the ReplicaSet whose pod template is restored"),
     }), True, "deployment"),
     ("delete_pod", False, None, _schema({
         "pod_uid": _observed({"type": "string"}, "uid of the deleted pod"),

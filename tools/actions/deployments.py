@@ -44,18 +44,22 @@ def _patch(kube: ActionKube, req: ActionRequest, body: Any, content_type: str, *
 async def plan_restart(kube: ActionKube, req: ActionRequest, now: datetime) -> Plan:
     dep = await read_deployment(kube, req.namespace or "", req.target)
     refuse_if_paused(dep, req, "restart")
-    # kubectl rollout restart: RFC 3339 seconds, so each restart changes the pod template.
-    stamp = (now if now.tzinfo else now.replace(tzinfo=timezone.utc)).astimezone(timezone.utc) \
-        .strftime("%Y-%m-%dT%H:%M:%SZ")
-    body = {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}}
-    old = ((((dep.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("annotations") or {})
-    return _patch(kube, req, body, STRATEGIC, observed={"restarted_at": stamp},
+    value = k8s_time(now)  # as kubectl rollout restart: each restart changes the pod template
+    body = {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: value}}}}}
+    old = template_annotations(dep)
+    return _patch(kube, req, body, STRATEGIC, observed={"restarted_at": value},
                   before={"restarted_at": old.get(RESTARTED_AT), "generation": dep["metadata"].get("generation")},
-                  after=lambda d: {"restarted_at": _template_annotations(d).get(RESTARTED_AT),
+                  after=lambda d: {"restarted_at": template_annotations(d).get(RESTARTED_AT),
                                    "generation": d["metadata"].get("generation")})
 
 
-def _template_annotations(dep: dict[str, Any]) -> dict[str, Any]:
+def k8s_time(now: datetime) -> str:
+    """A Kubernetes timestamp: RFC 3339 in whole seconds, UTC (kubectl rollout restart's format)."""
+    return (now if now.tzinfo else now.replace(tzinfo=timezone.utc)).astimezone(timezone.utc) \
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def template_annotations(dep: dict[str, Any]) -> dict[str, Any]:
     return ((((dep.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("annotations") or {})
 
 
@@ -70,7 +74,6 @@ async def plan_scale(kube: ActionKube, req: ActionRequest, now: datetime) -> Pla
     return Plan(method="PATCH", path=path, call=kube.apps.patch_namespaced_deployment_scale,
                 kwargs={"name": name, "namespace": ns, "body": body, "_content_type": MERGE},
                 content_type=MERGE, body=body, observed={"from_replicas": current},
-                undo=ActionRequest("scale_deployment", name, ns, {"replicas": current, "from_replicas": target}),
                 noop=f"deployment {req.where} already has {target} replicas" if current == target else None,
                 before={"replicas": current},
                 after=lambda s: {"replicas": (s.get("spec") or {}).get("replicas")})
@@ -108,6 +111,11 @@ def same_quantity(a: str | None, b: str | None) -> bool:
         return a == b
 
 
+def resource_differences(have: dict[str, str | None], params: dict[str, Any]) -> list[str]:
+    """The requested resource values (`params`) a container's values (`have`) do not equal."""
+    return [f"{k} is {have[k]}, not {v}" for k, v in params.items() if k in have and not same_quantity(have[k], v)]
+
+
 async def plan_set_resources(kube: ActionKube, req: ActionRequest, now: datetime) -> Plan:
     dep = await read_deployment(kube, req.namespace or "", req.target)
     container = pick_container(dep, req.parameters.get("container"), req.where)
@@ -136,8 +144,6 @@ async def plan_set_resources(kube: ActionKube, req: ActionRequest, now: datetime
     noop = None
     if all(same_quantity(previous[k], v) for k, v in changes.items()):
         noop = f"container {cname} in deployment {req.where} already has these resources"
-    undo = ActionRequest("set_resources", req.target, req.namespace,
-                         {"container": cname, **previous, "previous": dict(changes)})
 
     def after(d: dict[str, Any]) -> dict[str, Any]:
         for c in ((d.get("spec") or {}).get("template") or {}).get("spec", {}).get("containers") or []:
@@ -146,4 +152,4 @@ async def plan_set_resources(kube: ActionKube, req: ActionRequest, now: datetime
         return {}
 
     return _patch(kube, req, body, STRATEGIC, observed={"previous": previous}, pinned={"container": cname},
-                  undo=undo, noop=noop, before=container.get("resources") or {}, after=after)
+                  noop=noop, before=container.get("resources") or {}, after=after)

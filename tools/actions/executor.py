@@ -2,6 +2,7 @@
 
 The dry run and the execution share one code path: the planner reads the current state and
 builds the exact write, which is sent with dryRun=All first and for real after approval.
+`observe` is for recovery after a crash: it reads whether the change is in effect and writes nothing.
 """
 from __future__ import annotations
 
@@ -11,11 +12,12 @@ from typing import Any, Awaitable, Callable
 from kubernetes.client import ApiClient
 
 from tools.actions.calls import DRY_RUN, ActionKube, Plan, Refusal
-from tools.actions.catalog import CATALOG
 from tools.actions.deployments import plan_restart, plan_scale, plan_set_resources
+from tools.actions.observe import observe
 from tools.actions.pods_nodes import plan_delete_pod, plan_node
 from tools.actions.requests import ActionOutcome, ActionRequest
 from tools.actions.rollback import plan_rollback
+from tools.actions.undo import undo_request
 from tools.actions.validate import validate_request
 from tools.actions.verify import wait_until
 from tools.base import ToolContext
@@ -52,6 +54,11 @@ class ActionExecutor:
 
     async def verify(self, req: ActionRequest, timeout: float | None = None) -> ActionOutcome:
         return await self._guard(req, "verification", self._verify(req, timeout))
+
+    async def observe(self, req: ActionRequest, since: datetime) -> ActionOutcome:
+        """Is the change `req` asks for in effect? details["applied"]: True, False or None (cannot
+        tell). `since`: when the proposal went executing. Read-only, so safe to repeat."""
+        return await self._guard(req, "observation", self._observe(req, since))
 
     async def _guard(self, req: ActionRequest, stage: str, work: Awaitable[ActionOutcome]) -> ActionOutcome:
         try:
@@ -106,8 +113,7 @@ class ActionExecutor:
             return ActionOutcome(True, f"dry run accepted by the API server: {req.describe()}{warn}", details)
         if plan.observe_result:
             _record(req, plan.observe_result(answer), overwrite=True)
-        undo = plan.undo if CATALOG[req.action_type].reversible else None
-        return ActionOutcome(True, f"done: {req.describe()}{warn}", details, undo=undo)
+        return ActionOutcome(True, f"done: {req.describe()}{warn}", details, undo=undo_request(req))
 
     async def _verify(self, req: ActionRequest, timeout: float | None) -> ActionOutcome:
         refused = self._precheck(req)
@@ -116,6 +122,13 @@ class ActionExecutor:
         kube = ActionKube(self.api, self.ctx.timeout)  # type: ignore[arg-type]
         limit = self.verify_timeout if timeout is None else timeout
         return await wait_until(kube, req, limit, self.poll_interval)
+
+    async def _observe(self, req: ActionRequest, since: datetime) -> ActionOutcome:
+        refused = self._precheck(req)
+        if refused:
+            return ActionOutcome(False, f"cannot tell whether it was applied: {refused.message}",
+                                 {**refused.details, "applied": None})
+        return await observe(ActionKube(self.api, self.ctx.timeout), req, since)  # type: ignore[arg-type]
 
 
 def _record(req: ActionRequest, values: dict[str, Any], overwrite: bool) -> None:

@@ -7,10 +7,22 @@ from typing import Any
 from tools.actions.calls import ActionKube, Plan
 from tools.actions.deployments import STRATEGIC
 from tools.actions.requests import ActionRequest
+from tools.k8s.client import ApiFailure
 
 
 def pod_path(namespace: str, name: str) -> str:
     return f"/api/v1/namespaces/{namespace}/pods/{name}"
+
+
+async def read_pod_if_any(kube: ActionKube, namespace: str, name: str) -> dict[str, Any] | None:
+    """The pod, or None once it is gone (404); other failures raise ApiFailure."""
+    try:
+        return await kube.json(pod_path(namespace, name), kube.core.read_namespaced_pod, name=name,
+                               namespace=namespace)
+    except ApiFailure as failure:
+        if failure.code != 404:
+            raise
+        return None
 
 
 def controller_of(meta: dict[str, Any]) -> dict[str, Any] | None:
@@ -50,8 +62,7 @@ async def plan_node(kube: ActionKube, req: ActionRequest, now: datetime) -> Plan
     noop = None
     if was == cordon:
         noop = f"node {req.target} is already {'cordoned' if cordon else 'schedulable'}"
-    undo = ActionRequest("uncordon_node" if cordon else "cordon_node", req.target, None, {})
     return Plan(method="PATCH", path=path, call=kube.core.patch_node,
                 kwargs={"name": req.target, "body": body, "_content_type": STRATEGIC},
-                content_type=STRATEGIC, body=body, undo=undo, noop=noop, before={"unschedulable": was},
+                content_type=STRATEGIC, body=body, noop=noop, before={"unschedulable": was},
                 after=lambda n: {"unschedulable": bool((n.get("spec") or {}).get("unschedulable"))})

@@ -88,9 +88,10 @@ async def plan_rollback(kube: ActionKube, req: ActionRequest, now: datetime) -> 
             {"op": "replace" if "annotations" in dep["metadata"] else "add", "path": "/metadata/annotations",
              "value": annotations}]
     images = {c.get("name"): c.get("image") for c in (template.get("spec") or {}).get("containers") or []}
-    return _patch(kube, req, body, JSON_PATCH, observed={"from_revision": current}, pinned={"to_revision": to},
-                  undo=ActionRequest("rollback_deployment", req.target, req.namespace, {"to_revision": current}),
-                  noop=noop, before={"revision": current, "images": _images(dep)},
+    # The controller renumbers the restored ReplicaSet; its name finds it again after a crash.
+    observed = {"from_revision": current, "to_replicaset": rs["metadata"].get("name")}
+    return _patch(kube, req, body, JSON_PATCH, observed=observed, pinned={"to_revision": to}, noop=noop,
+                  before={"revision": current, "images": _images(dep)},
                   after=lambda d: {"to_revision": to, "images": _images(d), "replicaset": rs["metadata"].get("name"),
                                    "target_images": images})
 

@@ -14,8 +14,8 @@ from datetime import datetime
 from typing import Any, Awaitable, Callable
 
 from tools.actions.calls import ActionKube, Refusal
-from tools.actions.deployments import pick_container, read_deployment, resource_values, same_quantity
-from tools.actions.pods_nodes import pod_path
+from tools.actions.deployments import pick_container, read_deployment, resource_differences, resource_values
+from tools.actions.pods_nodes import read_pod_if_any
 from tools.actions.requests import ActionOutcome, ActionRequest
 from tools.actions.rollback import REVISION
 from tools.k8s.client import ApiFailure
@@ -90,7 +90,7 @@ async def check_resources(kube: ActionKube, req: ActionRequest) -> Check:
     dep, state = await _rollout(kube, req)
     container = pick_container(dep, req.parameters.get("container"), req.where)
     have = resource_values(container)
-    differ = [f"{k} is {have[k]}, not {v}" for k, v in req.parameters.items() if k in have and not same_quantity(have[k], v)]
+    differ = resource_differences(have, req.parameters)
     if differ:
         return Check(False, f"container {container['name']} in deployment {req.where} changed again: "
                      f"{'; '.join(differ)}", failed=True, details=state.details)
@@ -115,13 +115,7 @@ def _pod_state(pod: dict[str, Any]) -> str:
 async def check_pod(kube: ActionKube, req: ActionRequest) -> Check:
     ns, name = req.namespace or "", req.target
     old_uid, owner = req.parameters.get("pod_uid"), req.parameters.get("owner")
-    try:
-        pod: dict[str, Any] | None = await kube.json(pod_path(ns, name), kube.core.read_namespaced_pod,
-                                                     name=name, namespace=ns)
-    except ApiFailure as failure:
-        if failure.code != 404:
-            raise
-        pod = None
+    pod = await read_pod_if_any(kube, ns, name)
     if pod is not None:
         meta = pod.get("metadata") or {}
         if meta.get("deletionTimestamp"):

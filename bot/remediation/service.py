@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from bot import audit
+from bot import audit, metrics
 from bot.db import transaction
 from bot.models import Approval, RemediationProposal
 from bot.remediation.execute import run_claimed
@@ -204,6 +204,7 @@ async def click(factory: sessionmaker[Session], executor: Any, proposal_id: str,
     now = now or utcnow()
     decided = await asyncio.to_thread(_decide, factory, str(proposal_id)[:64], token, identity, decision,
                                       policy, signer, now)
+    metrics.approval("approved" if decided.claimed else decided.result.status)
     if not decided.claimed:
         return decided.result
     return await run_claimed(factory, executor, proposal_id, identity, policy, signer, now)
@@ -218,12 +219,19 @@ def _auto_claim(factory: sessionmaker[Session], proposal_id: str, signer: Signer
 async def _auto_approve(factory: sessionmaker[Session], executor: Any, proposal_id: str, policy: ApprovalPolicy,
                         signer: Signer, now: datetime) -> ClickResult:
     decided = await asyncio.to_thread(_auto_claim, factory, proposal_id, signer, now)
+    metrics.approval("auto_approved" if decided.claimed else decided.result.status)
     if not decided.claimed:
         return decided.result
     return await run_claimed(factory, executor, proposal_id, AUTO, policy, signer, now)
 
 
 # -- expiry & reads -------------------------------------------------------------------------
+
+# message_ref[PENDING] == "expired": the proposal's chat message still shows live buttons and is owed
+# an edit (bot/workflow/expiry.py makes it). Written in the expiring transaction, so neither a crash
+# nor a failed chat call loses it; a click that expires a proposal edits its own message instead.
+PENDING = "pending"
+
 
 def expire_due(factory: sessionmaker[Session], now: datetime | None = None) -> list[str]:
     """Move every overdue `proposed` proposal to `expired` (audited). Returns their ids."""
@@ -238,8 +246,9 @@ def expire_due(factory: sessionmaker[Session], now: datetime | None = None) -> l
             row = lock_proposal(s, pid)
             if row is None or row.state != "proposed" or now < aware(row.expires_at):
                 continue
+            owed = {"message_ref": {**row.message_ref, PENDING: "expired"}} if row.message_ref else {}
             if transition(s, row, "proposed", "expired", actor=CLOCK.key, platform=CLOCK.platform, decided_at=now,
-                          payload={"expires_at": aware(row.expires_at).isoformat()}):
+                          payload={"expires_at": aware(row.expires_at).isoformat()}, **owed):
                 expired.append(pid)
     return expired
 

@@ -9,6 +9,7 @@
     GET  /healthz        the process is alive
     GET  /readyz         the database is reachable and its schema at head (503 with why not); in
                          Socket Mode also the Slack connection's state (never a 503 by itself)
+    GET  /metrics        the bot's own Prometheus metrics (bot/metrics.py)
 
 Webhook auth is mandatory once the webhook is in use (SLACK_ALERTS_CHANNEL set): the server
 refuses to start without ALERTMANAGER_WEBHOOK_TOKEN or _USER/_PASSWORD, unless
@@ -31,7 +32,7 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.request.async_request import AsyncBoltRequest
 
-from bot import bounded_json
+from bot import bounded_json, looplag, metrics
 from bot.settings import Settings
 from bot.slack import inbound
 from bot.slack.app import HANDLED, PLATFORM, create_bolt_app
@@ -254,6 +255,7 @@ def build_app(settings: Settings, workflow: Any, *, client=None, engine=None,  #
     app.router.add_post("/alertmanager", alertmanager)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics.metrics_response)
 
     if slack is not None:
         async def socket_mode(app_: web.Application):  # noqa: ANN202
@@ -262,6 +264,9 @@ def build_app(settings: Settings, workflow: Any, *, client=None, engine=None,  #
             await slack.close()
 
         app.cleanup_ctx.append(socket_mode)
+
+    if settings.loop_lag_log:  # load benches: how late this process's loop ran while serving
+        app.cleanup_ctx.append(looplag.sampled_into(settings.loop_lag_log))
 
     async def finish_tasks(app_: web.Application) -> None:
         if app_[TASKS]:

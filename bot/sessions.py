@@ -1,23 +1,29 @@
 """Persist agent sessions: the session row, every tool call as it happens, usage, the diagnosis.
 
 Tool calls are written as they complete (not at the end), so `chatops session show` and a chat
-progress message reflect a running session, and a crash still leaves its trace.
+progress message reflect a running session, and a crash still leaves its trace. Nothing here
+touches the database on the event loop: tool-call rows go through a background writer
+(bot/trace_writer.py; flushed before the session is finished or failed), and the session rows
+are written in a worker thread.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any
+from datetime import datetime, timedelta, timezone
+from typing import Any, Iterable
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from agents.session import EngineSettings, SessionResult, run_diagnosis
 from agents.trace import MultiTracer, ToolCallRecord, Tracer, Usage
 from agents.trigger import Trigger
-from bot import audit
+from bot import audit, metrics
 from bot.db import transaction
 from bot.models import AgentSession, Diagnosis as DiagnosisRow, ToolCall
+from bot.trace_writer import writer
 from tools.base import ToolRegistry
 
 log = logging.getLogger(__name__)
@@ -28,10 +34,12 @@ def utcnow() -> datetime:
 
 
 class DbTracer:
-    def __init__(self, factory: sessionmaker[Session], session_id: str):
+    def __init__(self, factory: sessionmaker[Session], session_id: str, known_tools: Iterable[str] = ()):
         self.factory = factory
         self.session_id = session_id
+        self.known_tools = frozenset(known_tools)  # the registry's names; the metric labels others "other"
         self.steps: list[dict[str, Any]] = []
+        self.lost = 0  # tool-call rows the background writer could not store
 
     def step(self, n: int, total: int | None, label: str) -> None:
         self.steps.append({"t": utcnow().isoformat(), "step": n, "total": total, "label": label})
@@ -43,14 +51,15 @@ class DbTracer:
         pass
 
     def tool_call(self, r: ToolCallRecord) -> None:
-        try:
-            with transaction(self.factory) as s:
-                s.add(ToolCall(session_id=self.session_id, step=r.step, tool=r.tool, arguments=r.arguments,
-                               query=(r.query or "")[:8000], duration_ms=r.duration_ms, status=r.status,
-                               bytes_returned=r.bytes, truncated=r.truncated, reduced=r.reduced, cached=r.cached,
-                               error=(r.error or None) and r.error[:4000]))
-        except Exception:  # tracing must never break a diagnosis
-            log.exception("could not record tool call")
+        metrics.tool_called(r.tool, r.status, r.duration_ms, self.known_tools, cached=r.cached)
+        writer.put(self, (r, utcnow()))  # called on the event loop: enqueue only
+
+    def make_row(self, item: tuple[ToolCallRecord, datetime]) -> ToolCall:
+        r, finished = item
+        return ToolCall(session_id=self.session_id, step=r.step, tool=r.tool, arguments=r.arguments,
+                        query=(r.query or "")[:8000], started_at=finished - timedelta(milliseconds=r.duration_ms),
+                        duration_ms=r.duration_ms, status=r.status, bytes_returned=r.bytes, truncated=r.truncated,
+                        reduced=r.reduced, cached=r.cached, error=(r.error or None) and r.error[:4000])
 
 
 @dataclass
@@ -86,8 +95,10 @@ def finish_session(factory: sessionmaker[Session], session_id: str, incident_id:
         row.input_tokens, row.output_tokens = u.input_tokens, u.output_tokens
         row.cache_read_tokens, row.cache_write_tokens, row.cost_usd = u.cache_read_tokens, u.cache_write_tokens, u.cost_usd
         row.error = result.fallback_reason
-        row.trace = tracer.steps + [{"dropped_proposal": f"{p.action_type} {p.namespace or ''}/{p.target}", "why": why}
-                                    for p, why in result.dropped_proposals]
+        lost = [{"note": f"{tracer.lost} tool call row(s) could not be recorded"}] if tracer.lost else []
+        row.trace = tracer.steps + lost + [
+            {"dropped_proposal": f"{p.action_type} {p.namespace or ''}/{p.target}", "why": why}
+            for p, why in result.dropped_proposals]
         drow = DiagnosisRow(session_id=session_id, incident_id=incident_id, category=d.category,
                             component=d.component, summary=d.summary, confidence=d.confidence,
                             evidence=[e.model_dump() for e in d.evidence], document=d.model_dump(mode="json"),
@@ -114,14 +125,23 @@ async def diagnose_and_record(factory: sessionmaker[Session], trigger: Trigger, 
                               incident_id: str | None = None, progress: Tracer | None = None,
                               namespace_allowlist: tuple[str, ...] = (),
                               risk_overrides: dict[str, str] | None = None) -> RecordedSession:
-    session_id = start_session(factory, trigger, settings.chosen(), incident_id)
-    tracer = DbTracer(factory, session_id)
+    chosen = settings.chosen()
+    session_id = await asyncio.to_thread(start_session, factory, trigger, chosen, incident_id)
+    tracer = DbTracer(factory, session_id, registry.names())
+    started = time.monotonic()
     try:
         result = await run_diagnosis(trigger, registry, unavailable, settings,
                                      tracer=MultiTracer(tracer, progress) if progress else tracer,
                                      namespace_allowlist=namespace_allowlist, risk_overrides=risk_overrides)
     except BaseException as exc:
-        fail_session(factory, session_id, f"{type(exc).__name__}: {exc}")
+        metrics.session_finished(chosen, "failed", time.monotonic() - started)
+        # Even when cancelled: the worker thread writes the rows whether or not we still wait for it.
+        await writer.flush()
+        await asyncio.to_thread(fail_session, factory, session_id, f"{type(exc).__name__}: {exc}")
         raise
-    diagnosis_id = finish_session(factory, session_id, incident_id, result, tracer)
+    # Tokens are spent by the configured model even when the offline engine finished (fallback).
+    metrics.model_usage(settings.model, result.usage)
+    metrics.session_finished(chosen, "fell_back" if result.fallback_reason else "succeeded", result.elapsed)
+    await writer.flush()  # every tool_calls row is in the table before the session is finished
+    diagnosis_id = await asyncio.to_thread(finish_session, factory, session_id, incident_id, result, tracer)
     return RecordedSession(session_id, diagnosis_id, result)

@@ -155,6 +155,14 @@ class Tool:
             result = ToolResult.fail(query, f"{type(exc).__name__}: {exc}", self.source)
         if not result.source:
             result.source = self.source
+        # Sizing (a JSON dump of the whole result), reducing and trimming are CPU work on results that
+        # may hold thousands of items: a worker thread keeps them off the event loop.
+        result = await asyncio.to_thread(self.fit, result)
+        result.elapsed = time.monotonic() - started
+        return result
+
+    def fit(self, result: ToolResult) -> ToolResult:
+        """The result within budget: the tool's own reducer first, then the generic trimmer."""
         if result.size_bytes() > self.budget_bytes:
             if self.reducer is not None:
                 try:
@@ -163,7 +171,6 @@ class Tool:
                 except Exception as exc:
                     result.summary += f" (reducer failed: {exc})"
             result = trim_to_budget(result, self.budget_bytes)
-        result.elapsed = time.monotonic() - started
         return result
 
 

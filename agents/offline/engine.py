@@ -7,6 +7,7 @@ Three roles, in order:
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import datetime, timezone
 
@@ -44,25 +45,25 @@ class OfflineEngine:
         if scope.namespace:
             calls += g.namespace_calls(scope.namespace, scope, now)
         await g.batch("monitoring analysis: cluster-wide signals and the alert's namespace", calls)
-        facts = self._facts(g, now, trigger)
+        facts = await asyncio.to_thread(self._facts, g, now, trigger)
         resolve_scope(scope, facts)
         if scope.namespace not in g.done_namespaces:
             await g.batch(f"monitoring analysis: namespace {scope.namespace or '(all)'}",
                           g.namespace_calls(scope.namespace, scope, facts.now))
-            facts = self._facts(g, now, trigger)
+            facts = await asyncio.to_thread(self._facts, g, now, trigger)
             resolve_scope(scope, facts)
-        prelim = score(Ctx(facts, scope))
+        prelim = await asyncio.to_thread(score, Ctx(facts, scope))  # CPU work stays off the event loop
         targeted = g.targeted_calls(scope, facts)
         if g.available("search_knowledge"):
             targeted.append(("search_knowledge", {"query": knowledge_query(trigger, prelim), "limit": 5}, ""))
         await g.batch("monitoring analysis: crashed containers, error sources, past incidents", targeted)
-        facts = self._facts(g, now, trigger)
+        facts = await asyncio.to_thread(self._facts, g, now, trigger)
 
         # -- 2. fault diagnosis -------------------------------------------------------------
         g.step += 1
         runner.tracer.step(g.step, None, "fault diagnosis: scoring every category")
         ctx = Ctx(facts, scope)
-        hyps = score(ctx)
+        hyps = await asyncio.to_thread(score, ctx)
         apply_prior(hyps, facts)
         chosen, runner_up = choose(hyps)
         confidence = calibrate(chosen, hyps)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 from datetime import timedelta
 
@@ -17,9 +18,9 @@ async def chart_for(sources: Sources, d: Diagnosis, trigger: Trigger, minutes: i
     if not url or "prometheus" in sources.unavailable or d.category == "unknown":
         return None
     try:
-        from bot.charts import pick_chart_query, render_series_png
-
-        query, title, unit = pick_chart_query(d.category, d.component, trigger.namespace)
+        # The first import loads matplotlib (~0.5 s): in a worker thread, like the rendering itself.
+        charts = await asyncio.to_thread(importlib.import_module, "bot.charts")
+        query, title, unit = charts.pick_chart_query(d.category, d.component, trigger.namespace)
         now = sources.ctx.now()
         start = now - timedelta(minutes=minutes)
 
@@ -33,7 +34,7 @@ async def chart_for(sources: Sources, d: Diagnosis, trigger: Trigger, minutes: i
         if not series:
             return None
         alert_time = trigger.alert.starts_at if trigger.alert else None
-        png = await asyncio.to_thread(render_series_png, series, title, alert_time, now, unit)
+        png = await asyncio.to_thread(charts.render_series_png, series, title, alert_time, now, unit)
         return png, title
     except Exception as exc:  # a missing chart never blocks a diagnosis
         log.info("no chart: %s", exc)

@@ -87,6 +87,10 @@ class Kube:
 
     async def json(self, path: str, fn: Callable[..., Any], **kwargs: Any) -> dict[str, Any]:
         raw, query = await self._call(path, fn, kwargs)
+        # Parsing and masking a list of hundreds of objects is CPU work: a worker thread, not the event loop.
+        return await asyncio.to_thread(self._parse, raw, query)
+
+    def _parse(self, raw: bytes, query: str) -> dict[str, Any]:
         try:
             data = json.loads(raw)
         except ValueError:
@@ -100,8 +104,10 @@ class Kube:
 
     async def text(self, path: str, fn: Callable[..., Any], **kwargs: Any) -> str:
         raw, _ = await self._call(path, fn, kwargs)
-        text = raw.decode(errors="replace")
-        return text if self.redactor is None else self.redactor.redact_lines(text)
+        redactor = self.redactor
+        if redactor is None:
+            return raw.decode(errors="replace")
+        return await asyncio.to_thread(lambda: redactor.redact_lines(raw.decode(errors="replace")))
 
     async def _call(self, path: str, fn: Callable[..., Any], kwargs: dict[str, Any], method: str = "GET",
                     params: dict[str, Any] | None = None) -> tuple[bytes, str]:

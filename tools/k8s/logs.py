@@ -6,6 +6,7 @@ the very last lines, which usually hold the crash itself.
 """
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Any
 
@@ -40,7 +41,7 @@ async def read_pod_logs(kube: Kube, now: datetime, namespace: str, pod: str, con
                 failures.append(failure)
                 continue
             raise
-        sections.append(section(text, prev, tail))
+        sections.append(await asyncio.to_thread(section, text, prev, tail))  # Drain mining: off the event loop
     if not sections:
         raise failures[-1]
     reduced = any("templates" in s for s in sections)

@@ -104,19 +104,22 @@ class _Backend:
         """Run one search; every failure becomes BackendError with a readable message."""
         if self.client is None:
             raise BackendError("OpenSearch is not configured (no client)")
-        client, timeout = self.client, self.ctx.timeout
+        client, timeout, scrub = self.client, self.ctx.timeout, self.ctx.scrub
+
+        def fetch() -> Any:
+            # Documents and message buckets are masked as they arrive, before mining templates from
+            # them, in the worker thread: masking a thousand documents is CPU work, kept off the loop.
+            return scrub.redact_obj(client.search(index=self.index, body=body, request_timeout=timeout))
+
         try:
-            resp = await asyncio.wait_for(
-                asyncio.to_thread(lambda: client.search(index=self.index, body=body, request_timeout=timeout)),
-                timeout + 2)
+            resp = await asyncio.wait_for(asyncio.to_thread(fetch), timeout + 2)
         except Exception as exc:
             raise BackendError(describe_error(exc, timeout)) from exc
         if not isinstance(resp, dict) or not isinstance(resp.get("hits"), dict):
             raise BackendError(f"unexpected response shape from OpenSearch: {str(resp)[:300]}")
         if resp.get("timed_out"):
             raise BackendError(f"OpenSearch reported timed_out=true after {resp.get('took')}ms; narrow the window")
-        # Documents and message buckets are masked as they arrive, before mining templates from them.
-        return self.ctx.scrub.redact_obj(resp)
+        return resp
 
 
 def _total(resp: dict[str, Any]) -> tuple[int, str]:
@@ -198,12 +201,20 @@ def reduce_templates(result: ToolResult, budget: int) -> ToolResult:
             for k in ("template", "message"):
                 if isinstance(t.get(k), str) and len(t[k]) > 300:
                     t[k] = t[k][:300] + "..."
-    dropped = 0
-    while len(items) > 1 and result.size_bytes() > budget:
-        items.pop()
-        dropped += 1
-    if dropped:
-        data[f"{key}_omitted"] = dropped
+    # The longest prefix that fits, by bisection: one sizing (a JSON dump of the whole result) per
+    # halving. Dropping one template per sizing cost a second of CPU on a thousand distinct lines.
+    full = list(items)
+    kept, too_many = 1, len(full) + 1
+    while kept + 1 < too_many:
+        mid = (kept + too_many) // 2
+        items[:] = full[:mid]
+        if result.size_bytes() <= budget:
+            kept = mid
+        else:
+            too_many = mid
+    items[:] = full[:kept]
+    if kept < len(full):
+        data[f"{key}_omitted"] = len(full) - kept
     return result
 
 
@@ -251,7 +262,7 @@ class _LogTools:
                               data={"index": self.b.index, "window": window, "total_hits": total},
                               summary=f"no log lines in {self.b.index} for {scope} between {window['start']} "
                                       f"and {window['end']}" + (f" matching {query!r}" if query else ""))
-        templates = _mine(hits, self.f)
+        templates = await asyncio.to_thread(_mine, hits, self.f)  # Drain mining is CPU work: off the loop
         pods = Counter(str(_get(h.get("_source") or {}, self.f.pod.removesuffix(".keyword")))
                        for h in hits)
         pods.pop("None", None)
@@ -311,14 +322,14 @@ class _LogTools:
         aggs = resp.get("aggregations")
         if not isinstance(aggs, dict):
             return ToolResult.fail(described, f"response has no aggregations: {str(resp)[:300]}", SOURCE)
-        data = self._shape_aggs(aggs, total, window, top)
+        data = await asyncio.to_thread(self._shape_aggs, aggs, total, window, top)  # mines message buckets
         coverage = data.pop("_message_coverage")
         if coverage < MIN_MESSAGE_COVERAGE:
             # No keyword subfield, lines over ignore_above, or too varied: mine the newest lines instead.
             sample_body = q.search_body(bool_q, self.f, FALLBACK_SAMPLE)
             try:
                 sample = await self.b.search(sample_body)
-                data["top_messages"] = _mine(sample["hits"].get("hits") or [], self.f)[:top]
+                data["top_messages"] = (await asyncio.to_thread(_mine, sample["hits"].get("hits") or [], self.f))[:top]
                 data["top_messages_source"] = (f"templates mined from the newest {FALLBACK_SAMPLE} lines (message "
                                                f"terms covered {coverage:.0%} of lines)")
             except BackendError as exc:

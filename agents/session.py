@@ -73,6 +73,15 @@ def _make_engine(name: str, settings: EngineSettings):
     return OfflineEngine()
 
 
+async def _diagnose_with(engine, trigger: Trigger, runner: ToolRunner, unavailable: dict[str, str]) -> Diagnosis:  # noqa: ANN001
+    try:
+        return await engine.diagnose(trigger, runner, dict(unavailable))
+    finally:
+        close = getattr(engine, "aclose", None)
+        if close is not None:
+            await close()
+
+
 def _fallback_diagnosis(trigger: Trigger, unavailable: dict[str, str], error: str) -> Diagnosis:
     return Diagnosis(category="unknown", component=trigger.service, confidence=0.0,
                      summary=f"Diagnosis failed: {error[:300]}. No conclusion could be drawn.",
@@ -99,7 +108,7 @@ async def run_diagnosis(trigger: Trigger, registry: ToolRegistry, unavailable: d
     fallback_reason: str | None = None
     diagnosis: Diagnosis | None = None
     try:
-        diagnosis = await _make_engine(engine_name, settings).diagnose(trigger, runner, dict(unavailable))
+        diagnosis = await _diagnose_with(_make_engine(engine_name, settings), trigger, runner, unavailable)
     except Exception as exc:  # any engine failure ends in the offline engine, never in the user's face
         if engine_name == "offline":
             log.exception("offline engine failed")

@@ -123,6 +123,7 @@ class Diagnosis(Base):
     # The incident scope computed from the trigger alone (agents.scope), written by code, never by an engine.
     scope: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(TS, default=utcnow)
+    posted_at: Mapped[datetime | None] = mapped_column(TS)  # reached its chat thread (0007)
 
 
 class RemediationProposal(Base):
@@ -150,6 +151,9 @@ class RemediationProposal(Base):
     nonce: Mapped[str | None] = mapped_column(String(64))
     action_text: Mapped[str | None] = mapped_column(Text)
     blocked_reason: Mapped[str | None] = mapped_column(Text)
+    # Added in 0006: {"platform", "channel", "ts", "thread"} of the chat message carrying its buttons,
+    # plus "pending": "expired" while the expiry sweep still owes that message its edit.
+    message_ref: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
 
     approvals: Mapped[list[Approval]] = relationship(back_populates="proposal", order_by="Approval.id")
 
@@ -181,6 +185,28 @@ class Conversation(Base):
     updated_at: Mapped[datetime] = mapped_column(TS, default=utcnow, onupdate=utcnow)
 
     __table_args__ = (UniqueConstraint("platform", "channel_id", name="uq_conversation_channel"),)
+
+
+class Job(Base):
+    """A durable unit of work for the in-process runner (bot/jobs/local.py); see migration 0005."""
+    __tablename__ = "jobs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    task: Mapped[str] = mapped_column(String(100))
+    args: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(20), default="todo")  # todo | doing | succeeded | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=3)
+    run_after: Mapped[datetime] = mapped_column(TS, default=utcnow)
+    locked_by: Mapped[str | None] = mapped_column(String(200))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(TS)
+    dedupe_key: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(TS, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(TS)
+    finished_at: Mapped[datetime | None] = mapped_column(TS)
+    error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_jobs_status_run_after", "status", "run_after"),
+                      Index("uq_jobs_dedupe_key", "dedupe_key", unique=True))
 
 
 class AuditEntry(Base):

@@ -74,6 +74,7 @@ class Settings(BaseSettings):
     scale_min: int = Field(1, ge=0, description="Lowest replica count scale_deployment may set.")
     scale_max: int = Field(50, ge=1, description="Highest replica count scale_deployment may set.")
     action_verify_timeout_seconds: float = Field(120.0, gt=0, description="How long to wait for an executed action to converge (rollout, pod recreated) before reporting failure.")
+    reconcile_executing_after_seconds: float = Field(300.0, gt=0, description="A proposal still `executing` this long after it started is taken to belong to a dead process and is reconciled by reading the cluster (never re-executed). Keep it well above ACTION_VERIFY_TIMEOUT_SECONDS of every process that executes actions.")
     action_signing_secret: SecretStr | None = Field(None, description="HMAC key of approval-button tokens. Unset: generated once into DATA_DIR/action_signing.key (0600), shared by processes on the same data dir; multi-host deployments must set it.")
 
     # Slack and the HTTP server (`chatops serve`)
@@ -87,13 +88,17 @@ class Settings(BaseSettings):
     alertmanager_webhook_user: str | None = Field(None, description="Basic-auth user accepted on POST /alertmanager (with ALERTMANAGER_WEBHOOK_PASSWORD).")
     alertmanager_webhook_password: SecretStr | None = Field(None, description="Basic-auth password accepted on POST /alertmanager.")
     alertmanager_webhook_allow_unauthenticated: bool = Field(False, description="Accept POST /alertmanager without credentials (trusted networks only). Without it, `chatops serve` refuses to start when SLACK_ALERTS_CHANNEL is set but no webhook credentials are.")
-    session_concurrency: int = Field(4, ge=1, le=64, description="Diagnosis sessions run at the same time; further ones wait in the queue.")
-    session_queue_max: int = Field(1000, ge=1, description="Diagnoses that may wait in the queue; beyond it new alerts are answered with a 'queue full' note instead of being dropped silently.")
+    session_concurrency: int = Field(4, ge=1, le=64, description="Diagnosis sessions one process runs at the same time (the in-process runner of `chatops serve`/`console`, or each `chatops worker`); further jobs wait in the durable queue.")
+    job_backend: str = Field("auto", pattern="^(auto|local|procrastinate)$", description="Where diagnosis jobs run: local (our jobs table, run inside `chatops serve` and `chatops console`), procrastinate (PostgreSQL only; run by `chatops worker` processes), or auto (procrastinate on PostgreSQL, local on SQLite).")
+    periodic_seconds: float = Field(60.0, ge=1, le=3600, description="Period of the expiry sweep, the reconciliation (crashed sessions, stalled jobs, proposals left executing) and incident ageing; each runs once per period across all processes.")
+    job_stalled_seconds: float = Field(30.0, ge=2, le=3600, description="A job whose runner has not heartbeated for this long (the process died) is queued again.")
     alert_group_max_new: int = Field(200, ge=1, description="New incidents (each a posted alert and an investigation) one alert group may open; further new alerts of the group are deferred with a visible note and open when Alertmanager sends the group again.")
     incident_stale_minutes: int = Field(480, ge=1, description="An open incident whose alert has not fired for this long closes as expired, and its next firing investigates again. Keep it above Alertmanager's repeat_interval (default 4h).")
     incident_max_age_hours: int = Field(24, ge=1, description="An open incident older than this closes as expired, however often it fires; the next firing investigates again.")
     host: str = Field("127.0.0.1", description="Address `chatops serve` listens on (0.0.0.0 in containers).")
     port: int = Field(3000, ge=1, le=65535, description="Port `chatops serve` listens on (PaaS platforms set PORT).")
+    metrics_port: int = Field(9464, ge=0, le=65535, description="Port of the worker's own Prometheus endpoint (GET /metrics, GET /healthz) on HOST; 0 disables it. Several worker processes on one host need one port each. `chatops serve` serves GET /metrics on PORT.")
+    loop_lag_log: str | None = Field(None, description="File `chatops serve` writes its event-loop lag to when it stops (JSON: samples, max_ms, p99_ms, p50_ms: how late a task sleeping 5 ms woke up); unset: not sampled. Used by bench/slack_load.py.")
 
     @field_validator("kube_namespace_allowlist", "redact_extra_patterns", "approvers_medium", "approvers_high",
                      "approvers_critical", "risk_overrides", "slack_alert_channels", "evidence_link_hosts",

@@ -68,3 +68,38 @@ def test_schema_missing_is_clear(cli_env, capsys):
     cli_env(None)
     assert cli_main(["audit", "verify"]) == 2
     assert "chatops db upgrade" in capsys.readouterr().err
+
+
+def test_jobs_migration_installs_procrastinate_on_postgresql_and_downgrades_clean(db_url):
+    """0005 creates the jobs table everywhere and Procrastinate's schema on PostgreSQL; going back
+    to 0004 removes both (tables, functions and types), and upgrading again works."""
+    from alembic import command
+    from sqlalchemy import inspect, text
+
+    from bot import migrate
+    from bot.db import make_engine
+
+    engine = make_engine(db_url)
+    migrate.upgrade(engine)
+    pg = engine.dialect.name == "postgresql"
+
+    def objects() -> tuple[set[str], int]:
+        tables = set(inspect(engine).get_table_names())
+        if not pg:
+            return tables, 0
+        with engine.connect() as c:
+            funcs = c.execute(text("SELECT count(*) FROM pg_proc WHERE proname LIKE 'procrastinate%'")).scalar_one()
+        return tables, funcs
+
+    tables, funcs = objects()
+    assert "jobs" in tables
+    assert ("procrastinate_jobs" in tables and funcs > 10) if pg else "procrastinate_jobs" not in tables
+    cfg = migrate.alembic_config(engine)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0004_incident_ageing")
+    tables, funcs = objects()
+    assert "jobs" not in tables and not any(t.startswith("procrastinate") for t in tables) and funcs == 0
+    migrate.upgrade(engine)
+    assert "jobs" in objects()[0]
+    engine.dispose()

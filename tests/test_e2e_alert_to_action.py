@@ -14,7 +14,6 @@ from bot import audit
 from bot.remediation import ApprovalPolicy, Signer
 from bot.server import build_app
 from bot.slack.surface import SlackSurface, make_client
-from bot.workflow.queue import SessionQueue
 from bot.workflow.service import Workflow
 from tests.fake_slack import DEFAULT_TOKEN, FakeSlack
 from tests.slack_support import WEBHOOK_CHANNEL, Harness, block_actions_body, eventually, settings
@@ -51,7 +50,7 @@ async def test_prometheus_rule_to_approved_patch(migrated, tmp_path):
         executor = ActionExecutor(make_api_client(host=backends.config.kube_host), backends.ctx, verify_timeout=10,
                                   poll_interval=0.2)
         wf = Workflow(factory, {"slack": SlackSurface(make_client(DEFAULT_TOKEN, fake.url))}, sources,
-                      EngineSettings(engine="offline"), executor, queue=SessionQueue(concurrency=2),
+                      EngineSettings(engine="offline"), executor, concurrency=2,
                       policy=ApprovalPolicy.build(medium=["slack:U0BOB"]),
                       signer=Signer(b"0123456789abcdef0123456789abcdef"), alert_channel={"slack": WEBHOOK_CHANNEL})
         client = TestClient(TestServer(build_app(settings(), wf), host="127.0.0.1"))

@@ -15,7 +15,6 @@ from agents.session import EngineSettings
 from bot import audit
 from bot.remediation import ApprovalPolicy, Signer
 from bot.slack.surface import SlackSurface, make_client
-from bot.workflow.queue import SessionQueue
 from bot.workflow.service import Workflow
 from tests.fake_anthropic import FakeAnthropic, submit, tool_use
 from tests.fake_slack import DEFAULT_TOKEN, FakeSlack
@@ -102,7 +101,7 @@ async def _run(factory, scenario, allow, model, slack, backends):
     engine = EngineSettings(engine="anthropic", api_key="sk-ant-api03-test", base_url=model.base_url,
                             max_steps=6, retry_base_delay=0.001)
     wf = Workflow(factory, {"slack": SlackSurface(make_client(DEFAULT_TOKEN, slack.url))}, sources, engine,
-                  executor, queue=SessionQueue(concurrency=1), namespace_allowlist=allow,
+                  executor, concurrency=1, namespace_allowlist=allow,
                   policy=ApprovalPolicy.build(medium=["slack:U0BOB"], high=["slack:U0BOB"]),
                   signer=Signer(b"0123456789abcdef0123456789abcdef"))
     group = parse_alertmanager({"alerts": [{"status": "firing", "labels": dict(scenario.alert["labels"]),

@@ -25,7 +25,6 @@ from agents.session import EngineSettings
 from bot.models import AuditEntry, Base
 from bot.server import build_app
 from bot.slack.surface import SlackSurface, make_client
-from bot.workflow.queue import SessionQueue
 from bot.workflow.service import Workflow
 from tests.fake_anthropic import FakeAnthropic, submit, tool_use
 from tests.fake_slack import DEFAULT_TOKEN, FakeSlack
@@ -209,7 +208,7 @@ async def test_no_planted_secret_reaches_a_model_a_table_the_audit_log_or_a_chat
             engine = EngineSettings(engine="anthropic", api_key="sk-ant-api03-test", base_url=model.base_url,
                                     max_steps=4, retry_base_delay=0.001)
             wf = Workflow(factory, {"slack": SlackSurface(make_client(DEFAULT_TOKEN, slack.url)), "teams": teams},
-                          sources, engine, None, queue=SessionQueue(concurrency=2),
+                          sources, engine, None, concurrency=2,
                           alert_channel={"slack": WEBHOOK_CHANNEL})
             client = TestClient(TestServer(build_app(settings(), wf), host="127.0.0.1"))
             await client.start_server()

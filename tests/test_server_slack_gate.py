@@ -221,7 +221,6 @@ async def real_workflow_server(migrated):
     which this test does not need: it counts incidents and "Investigating" posts."""
     from agents.session import EngineSettings
     from bot.slack.surface import SlackSurface, make_client
-    from bot.workflow.queue import SessionQueue
     from bot.workflow.service import Workflow
 
     _, factory = migrated
@@ -231,7 +230,7 @@ async def real_workflow_server(migrated):
 
     with FakeSlack() as fake_slack:
         wf = Workflow(factory, {"slack": SlackSurface(make_client(DEFAULT_TOKEN, fake_slack.url))}, no_sources,
-                      EngineSettings(engine="offline"), None, queue=SessionQueue(concurrency=1))
+                      EngineSettings(engine="offline"), None, concurrency=1)
         harness = await start_harness(fake_slack, workflow=wf)
         try:
             yield harness, factory

@@ -138,7 +138,6 @@ async def test_model_text_and_links_reach_slack_escaped_and_filtered(migrated, f
     from agents.session import EngineSettings
     from bot.remediation import ApprovalPolicy, Signer
     from bot.slack.surface import SlackSurface, make_client
-    from bot.workflow.queue import SessionQueue
     from bot.workflow.service import Workflow
     from tests.fake_anthropic import FakeAnthropic, submit
     from tests.fake_slack import DEFAULT_TOKEN
@@ -157,7 +156,7 @@ async def test_model_text_and_links_reach_slack_escaped_and_filtered(migrated, f
         engine = EngineSettings(engine="anthropic", api_key="sk-ant-api03-test", base_url=model.base_url,
                                 retry_base_delay=0.001)
         wf = Workflow(factory, {"slack": SlackSurface(make_client(DEFAULT_TOKEN, fake.url))}, sources, engine, None,
-                      queue=SessionQueue(concurrency=1), policy=ApprovalPolicy.build(),
+                      concurrency=1, policy=ApprovalPolicy.build(),
                       signer=Signer(b"0123456789abcdef0123456789abcdef"),
                       link_hosts=hosts_from_settings(settings(prometheus_url=PROM)))
         assert await wf.on_command("shop/cart", platform="slack", channel=OTHER_CHANNEL, user="U0ALICE") is None

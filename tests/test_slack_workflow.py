@@ -12,7 +12,6 @@ from agents.session import EngineSettings
 from bot.remediation import ApprovalPolicy, Signer
 from bot.server import build_app
 from bot.slack.surface import SlackSurface, make_client
-from bot.workflow.queue import SessionQueue
 from bot.workflow.service import Workflow
 from tests.fake_slack import DEFAULT_TOKEN, FakeSlack
 from tests.slack_support import WEBHOOK_CHANNEL, Harness, block_actions_body, eventually, settings
@@ -45,7 +44,7 @@ async def stack(migrated):
         executor = ActionExecutor(make_api_client(host=backends.config.kube_host), backends.ctx, verify_timeout=10,
                                   poll_interval=0.2)
         wf = Workflow(factory, {"slack": surface}, sources, EngineSettings(engine="offline"), executor,
-                      queue=SessionQueue(concurrency=2), policy=ApprovalPolicy.build(medium=["slack:U0BOB"]),
+                      concurrency=2, policy=ApprovalPolicy.build(medium=["slack:U0BOB"]),
                       signer=Signer(b"0123456789abcdef0123456789abcdef"), alert_channel={"slack": WEBHOOK_CHANNEL})
         client = TestClient(TestServer(build_app(settings(), wf), host="127.0.0.1"))
         await client.start_server()

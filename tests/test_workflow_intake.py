@@ -14,11 +14,10 @@ from sqlalchemy import func, select, update
 from agents.session import EngineSettings
 from bot import audit
 from bot.db import make_engine, session_factory
-from bot.models import AuditEntry, Incident
+from bot.models import AuditEntry, Incident, Job
 from bot.server import build_app
 from bot.slack.surface import SlackSurface, make_client
 from bot.workflow.ageing import AgeingRule
-from bot.workflow.queue import SessionQueue
 from bot.workflow.service import IntakeFailed, Workflow
 from tests.fake_slack import DEFAULT_TOKEN, FakeSlack
 from tests.slack_support import WEBHOOK_CHANNEL, settings
@@ -34,8 +33,17 @@ def workflow(factory, surfaces, **kw) -> Workflow:
     async def no_sources():
         raise RuntimeError("no data sources in this test")
 
-    queue = kw.pop("queue", None) or SessionQueue(concurrency=2)
-    return Workflow(factory, surfaces, no_sources, EngineSettings(engine="offline"), None, queue=queue, **kw)
+    run_jobs = kw.pop("run_jobs", True)
+    wf = Workflow(factory, surfaces, no_sources, EngineSettings(engine="offline"), None, concurrency=2, **kw)
+    if not run_jobs:
+        wf.runner = None  # jobs are enqueued (and counted) but nothing runs them
+    return wf
+
+
+def diagnose_jobs(factory) -> list[str]:
+    """Incident ids with a queued or run diagnosis job."""
+    with factory() as s:
+        return [k.split(":", 1)[1] for k in s.scalars(select(Job.dedupe_key).where(Job.task == "diagnose"))]
 
 
 def alert_obj(i: int, name: str = "KubePodCrashLooping", **labels: str) -> dict:
@@ -56,13 +64,13 @@ def count(factory, *where) -> int:
 
 @pytest.fixture
 def slack_wf(migrated):
-    """(fake Slack, Workflow over it, factory). No diagnosis runs (max_pending=0): each new incident
-    gets the visible "not diagnosed automatically" note instead, so posts come in a fixed order."""
+    """(fake Slack, Workflow over it, factory). No diagnosis runs (jobs are only enqueued), so posts
+    come in a fixed order."""
     _, factory = migrated
     with FakeSlack() as fake:
         fake.add_channel(WEBHOOK_CHANNEL)
         surface = SlackSurface(make_client(DEFAULT_TOKEN, fake.url))
-        yield fake, workflow(factory, {"slack": surface}, queue=SessionQueue(concurrency=1, max_pending=0)), factory
+        yield fake, workflow(factory, {"slack": surface}, run_jobs=False), factory
 
 
 # ---- 4. every alert accounted for ---------------------------------------------------------------
@@ -151,16 +159,25 @@ async def test_storage_removes_nul_even_from_an_alert_no_parser_cleaned(migrated
         assert row.labels["name"] == "xy" and len(row.service) == 200
 
 
-async def test_one_failing_alert_is_reported_and_the_others_go_on(slack_wf):
+async def test_one_failing_alert_is_reported_and_the_others_go_on(slack_wf, monkeypatch):
+    import bot.workflow.service as service
+
     fake, wf, _ = slack_wf
-    fake.fail("chat.postMessage", error="msg_too_long", status=200, times=1)  # the first alert's headline
+    real = service.record_firing
+
+    def first_one_breaks(factory, alert, **kw):
+        if alert.labels.get("pod") == "cart-0000":
+            raise ValueError("this alert cannot be stored")
+        return real(factory, alert, **kw)
+
+    monkeypatch.setattr(service, "record_firing", first_one_breaks)
     group = parse_alertmanager(group_body([alert_obj(i) for i in range(3)]))
     statuses = await wf.on_alert_group(group, platform="slack", channel=WEBHOOK_CHANNEL, thread=None,
                                        source="alertmanager")
-    assert statuses[0] == "failed:SlackApiError"
+    assert statuses[0] == "failed:ValueError"
     assert [s.split(":")[0] for s in statuses[1:]] == ["new", "new"]
     [note] = [m["text"] for m in fake.messages(WEBHOOK_CHANNEL) if "failed at intake" in m["text"]]
-    assert "1 alert(s)" in note and "KubePodCrashLooping: SlackApiError" in note
+    assert "1 alert(s)" in note and "KubePodCrashLooping: ValueError" in note
 
 
 async def test_database_down_fails_the_group_so_alertmanager_retries():
@@ -204,7 +221,7 @@ async def test_repeat_inside_stale_window_is_a_repeat_after_it_a_new_investigati
     status = await _fire(wf)
     assert status.startswith("new:") and status.endswith(":queued")
     second = status.split(":")[1]
-    assert second != first and second in wf.queue.status  # a new investigation was started
+    assert second != first and second in diagnose_jobs(factory)  # a new investigation was started
     await wf.drain(10)
     with factory() as s:
         assert s.get(Incident, first).status == "expired" and s.get(Incident, first).resolved_at is None
@@ -270,8 +287,9 @@ async def test_replayed_command_opens_one_incident_across_workflows(migrated, db
                                          for wf in (wf1, wf2, wf1)))
         assert replies == [None, None, None]
         assert count(factory) == 1
+        await asyncio.gather(wf1.drain(20), wf2.drain(20))
         assert len([t for t in s1.texts() + s2.texts() if t.startswith("Investigating")]) == 1
-        assert len(wf1.queue.status) + len(wf2.queue.status) == 1
+        assert len(diagnose_jobs(factory)) == 1
 
         await wf2.on_command("shop/cart", platform="slack", channel="C", user="U1", request_id="another.trigger")
         await wf1.on_command("shop/cart", platform="teams", channel="C", user="U1",

@@ -44,6 +44,7 @@ class AnthropicEngine:
                  client: AsyncAnthropic | None = None, *, max_retry_delay: float = 30.0,
                  now: Callable[[], datetime] | None = None):
         # Our RetryPolicy is the only retry layer: the SDK's own is switched off.
+        self._owns_client = client is None
         self.client = (client.with_options(max_retries=0) if client is not None
                        else AsyncAnthropic(api_key=api_key, base_url=base_url, max_retries=0))
         self.model = model
@@ -56,6 +57,12 @@ class AnthropicEngine:
 
     async def diagnose(self, trigger: Trigger, runner: ToolRunner, unavailable: dict[str, str]) -> Diagnosis:
         return await _Session(self, trigger, runner, unavailable).run()
+
+    async def aclose(self) -> None:
+        """Close the HTTP client we made, on the loop that used it (left to the garbage collector, its
+        close would run after that loop is gone and log 'Event loop is closed')."""
+        if self._owns_client:
+            await self.client.close()
 
 
 class _Session:

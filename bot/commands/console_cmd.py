@@ -62,9 +62,8 @@ async def _run(args: argparse.Namespace, identity, scenario, script, interactive
     from bot.context import get_engine, get_sessionmaker
     from bot.remediation import signer_from_settings
     from bot.settings import get_settings
+    from bot.jobs.setup import periodic_schedule
     from bot.wiring import intake_rules
-
-    from bot.workflow.queue import SessionQueue
     from bot.workflow.service import Workflow
 
     if not getattr(args, "verbose", False):  # library INFO lines would bury the conversation
@@ -91,8 +90,10 @@ async def _run(args: argparse.Namespace, identity, scenario, script, interactive
         if policy_note:
             notes.append(f"approvals: {policy_note}")
         surface.say("\n".join(notes))
+        # The console runs its jobs in-process on its own database, whatever JOB_BACKEND says.
         workflow = Workflow(factory, {"console": surface}, runtime.provider, eng, runtime.executor,
-                            queue=SessionQueue(concurrency=2), policy=policy, signer=signer_from_settings(settings),
+                            concurrency=2, periodic=periodic_schedule(settings), policy=policy,
+                            signer=signer_from_settings(settings),
                             namespace_allowlist=settings.kube_namespace_allowlist,
                             knowledge=runtime.knowledge, effective_minutes=settings.incident_effective_minutes,
                         risk_overrides=dict(policy.risk_overrides), alert_channel={"console": "#alerts"},
@@ -108,10 +109,8 @@ async def _run(args: argparse.Namespace, identity, scenario, script, interactive
     finally:
         # Leaving a terminal session does not wait for investigations still running (a script
         # has drained already): stop them before their backends go away under them.
-        pending = [t for t in (workflow.queue.tasks if workflow else ()) if not t.done()]
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
+        if workflow is not None:
+            await workflow.stop(grace=0)
         await asyncio.to_thread(runtime.close)
     return 0
 

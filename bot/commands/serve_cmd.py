@@ -44,35 +44,30 @@ async def _serve(settings, host: str, port: int) -> int:  # noqa: ANN001
     from aiohttp import web
 
     from bot.console.wiring import settings_runtime
-    from bot.context import get_sessionmaker
-    from bot.evidence_links import hosts_from_settings
-    from bot.remediation import ApprovalPolicy, signer_from_settings
+    from bot.context import get_engine
+    from bot.jobs.setup import jobs_from_settings, periodic_schedule
+    from bot.looplag import settle_startup
     from bot.server import build_app
     from bot.slack.surface import SlackSurface, make_client
-    from bot.wiring import engine_settings, intake_rules
-    from bot.workflow.queue import SessionQueue
-    from bot.workflow.service import Workflow
+    from bot.workflow.build import build_workflow
 
     runtime = await asyncio.to_thread(settings_runtime, settings)
     for note in runtime.notes:
         log.info("%s", note)
-    build = runtime.provider.build
-
-    async def sources():  # noqa: ANN202 -- a fresh registry per session; the workflow closes it
-        return await asyncio.to_thread(build)
-
-    policy = ApprovalPolicy.from_settings(settings)
     client = make_client(settings.slack_bot_token.get_secret_value().strip(), settings.slack_api_url)
-    alerts = {"slack": settings.slack_alerts_channel} if settings.slack_alerts_channel else {}
-    workflow = Workflow(get_sessionmaker(), {"slack": SlackSurface(client)}, sources, engine_settings(settings),
-                        runtime.executor,
-                        queue=SessionQueue(settings.session_concurrency, settings.session_queue_max),
-                        policy=policy, signer=signer_from_settings(settings),
-                        namespace_allowlist=settings.kube_namespace_allowlist,
-                        knowledge=runtime.knowledge, effective_minutes=settings.incident_effective_minutes,
-                        risk_overrides=dict(policy.risk_overrides), alert_channel=alerts, **intake_rules(settings),
-                        link_hosts=hosts_from_settings(settings))
+    jobs = jobs_from_settings(settings, get_engine().dialect.name)
+    # On the embedded default this process also runs the jobs (and the periodic tasks); with
+    # Procrastinate it only enqueues, and `chatops worker` processes run them.
+    local = jobs.name == "local"
+    workflow = build_workflow(settings, runtime, {"slack": SlackSurface(client)}, jobs,
+                              periodic=periodic_schedule(settings) if local else None)
+    from bot import metrics as bot_metrics
+    from bot.jobs.setup import queue_probe
+
+    bot_metrics.register_queue_probe(queue_probe(jobs, workflow.factory))
     app = build_app(settings, workflow)
+    # Lazy imports done now in a thread, and the start-up heap frozen for the collector (bot/looplag.py).
+    await settle_startup(*(("agents.anthropic.engine",) if settings.anthropic_api_key else ()))
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     stop = asyncio.Event()
@@ -82,16 +77,16 @@ async def _serve(settings, host: str, port: int) -> int:  # noqa: ANN001
     try:
         site = web.TCPSite(runner, host, port)
         await site.start()
+        workflow.start()
         mode = "Socket Mode" if settings.slack_app_token else "POST /slack/events"
         print(f"chatops serving on http://{host}:{port} (Slack via {mode}; POST /alertmanager, GET /healthz, "
               "GET /readyz)", flush=True)
         await stop.wait()
-        log.info("shutting down: waiting up to %.0fs for running diagnoses", DRAIN_SECONDS)
+        log.info("shutting down: waiting up to %.0fs for running jobs", DRAIN_SECONDS)
     finally:
         await runner.cleanup()
-        try:
-            await workflow.drain(DRAIN_SECONDS)
-        except asyncio.TimeoutError:
-            log.warning("diagnoses still running at exit were abandoned")
+        # Running jobs get a grace period; any still running are abandoned and, being durable, run
+        # again after the next start (or on another process) once their heartbeat is stale.
+        await workflow.stop(DRAIN_SECONDS)
         await asyncio.to_thread(runtime.close)
     return 0

@@ -11,12 +11,13 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Callable
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import audit
+from bot import audit, metrics
 from bot.db import take_write_lock, transaction
 from bot.models import INCIDENT_OPEN, INCIDENT_SOURCES, Incident
 from bot.workflow.ageing import AgeingRule, Expired, expire
@@ -24,6 +25,9 @@ from tools.intake import Alert
 from tools.storable import fit_row, storable
 
 MAX_TITLE = 2000
+# Runs inside the transaction that opens an incident: the workflow enqueues its diagnosis job there,
+# so the incident and its job commit together or not at all.
+OnOpen = Callable[[Session, Incident], None]
 
 
 def utcnow() -> datetime:
@@ -57,8 +61,10 @@ def _locked_open(s: Session, alert: Alert, channel: str | None) -> tuple[str, In
 
 def record_firing(factory: sessionmaker[Session], alert: Alert, *, source: str, platform: str,
                   channel: str | None, actor: str = "alertmanager", rule: AgeingRule | None = None,
-                  may_open: bool = True, now: datetime | None = None) -> IntakeResult:
+                  may_open: bool = True, now: datetime | None = None, on_open: OnOpen | None = None,
+                  thread_ref: str | None = None) -> IntakeResult:
     """Attach the firing to its open incident, or open one (unless may_open is False: deferred)."""
+    metrics.alert_received(alert.source, alert.status)
     now, rule = now or utcnow(), rule or AgeingRule()
     with transaction(factory) as s:
         fp, inc = _locked_open(s, alert, channel)
@@ -76,18 +82,23 @@ def record_firing(factory: sessionmaker[Session], alert: Alert, *, source: str, 
             channel=channel, alert_fingerprint=fp, alert_name=alert.name,
             title=storable(alert.summary or alert.name, MAX_TITLE), service=alert.service,
             namespace=alert.namespace, severity=alert.severity, status="open", labels=dict(alert.labels),
-            opened_at=now, last_seen_at=now))
+            opened_at=now, last_seen_at=now, thread_ref=thread_ref))
         s.add(inc)
         s.flush()
+        if on_open is not None:
+            on_open(s, inc)
         audit.append(s, actor=actor, platform=platform, event="incident.opened", subject=f"incident/{inc.id}",
                      payload={"fingerprint": fp, "alert": alert.name, "severity": alert.severity,
                               "namespace": inc.namespace, "service": inc.service, "channel": channel,
                               **({"replaces": expired.incident_id} if expired else {})})
-        return IntakeResult(inc.id, True, None, "open", alert.name, expired)
+        opened = IntakeResult(inc.id, True, thread_ref, "open", alert.name, expired)
+    metrics.incident_opened(inc.source)  # once committed
+    return opened
 
 
 def record_resolved(factory: sessionmaker[Session], alert: Alert, *, platform: str, channel: str | None,
                     actor: str = "alertmanager") -> IntakeResult | None:
+    metrics.alert_received(alert.source, alert.status)
     with transaction(factory) as s:
         fp, inc = _locked_open(s, alert, channel)
         if inc is None:
@@ -109,7 +120,7 @@ def request_key(platform: str, request_id: str) -> str:
 
 def open_command_incident(factory: sessionmaker[Session], text: str, *, platform: str, channel: str | None,
                           user: str | None, namespace: str | None, service: str | None,
-                          request: str | None = None) -> str | None:
+                          request: str | None = None, on_open: OnOpen | None = None) -> str | None:
     """The incident a /diagnose opens; None when `request` (a request_key) already opened one."""
     try:
         with transaction(factory) as s:
@@ -126,7 +137,11 @@ def open_command_incident(factory: sessionmaker[Session], text: str, *, platform
             s.flush()
             audit.append(s, actor=user or "unknown", platform=platform, event="incident.opened",
                          subject=f"incident/{inc.id}", payload={"command": text[:500], "channel": channel})
-            return inc.id
+            if on_open is not None:
+                on_open(s, inc)
+            opened = inc.id
+        metrics.incident_opened(inc.source)  # once committed
+        return opened
     except IntegrityError:  # the unique request_key: another process opened it first
         if request is None:
             raise

@@ -9,7 +9,7 @@ import asyncio
 import logging
 import re
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable
 
 from sqlalchemy import text as sql_text
@@ -18,14 +18,16 @@ from sqlalchemy.orm import Session, sessionmaker
 from agents.session import EngineSettings
 from agents.trigger import Trigger
 from bot.evidence_links import with_safe_links
+from bot.jobs.local import LocalJobs, LocalRunner, Periodic
+from bot.jobs.rerun import mark_posted, prepare_rerun
 from bot.remediation import ClickResult, Identity, click, propose
 from bot.sessions import diagnose_and_record
 from bot.workflow.chart import chart_for
+from bot.workflow.expiry import remember_messages
 from bot.workflow.ageing import AgeingRule, age_incidents
 from bot.workflow.incidents import (open_command_incident, record_firing, record_resolved, request_key,
                                     set_thread)
 from bot.workflow.progress import ProgressTracer
-from bot.workflow.queue import SessionQueue
 from bot.workflow.surface import DiagnosisPost, MessageRef, ProgressView, Surface
 from tools.intake.model import Alert, AlertGroup
 from tools.redact import redact
@@ -48,7 +50,9 @@ class IntakeFailed(RuntimeError):
 
 class Workflow:
     def __init__(self, factory: sessionmaker[Session], surfaces: dict[str, Surface], sources: SourcesProvider,
-                 engine: EngineSettings, executor: Any, *, queue: SessionQueue | None = None, policy=None,
+                 engine: EngineSettings, executor: Any, *, jobs: Any = None, concurrency: int = 4,
+                 periodic: dict[str, float] | None = None, runner_options: dict[str, float] | None = None,
+                 reconcile_after: float = 300.0, policy=None,
                  signer=None, namespace_allowlist: tuple[str, ...] = (), risk_overrides: dict[str, str] | None = None,
                  alert_channel: dict[str, str] | None = None, knowledge: Any = None,
                  effective_minutes: int = 30, ageing: AgeingRule | None = None, group_max_new: int = 200,
@@ -58,7 +62,16 @@ class Workflow:
         self.sources = sources
         self.engine = engine
         self.executor = executor
-        self.queue = queue or SessionQueue()
+        # Diagnoses run as durable jobs: enqueued with their incident, run by the in-process runner
+        # (LocalJobs, the default) or by `chatops worker` processes (bot.jobs.pg, Procrastinate).
+        self.jobs = jobs if jobs is not None else LocalJobs()
+        self.periodic = dict(periodic or {})
+        self.reconcile_after = reconcile_after  # seconds in `executing` before a proposal is reconciled
+        self.runner: LocalRunner | None = None
+        if isinstance(self.jobs, LocalJobs):
+            self.runner = LocalRunner(factory, self.job_handlers(), concurrency=concurrency, jobs=self.jobs,
+                                      periodic=[Periodic(n, sec) for n, sec in self.periodic.items()],
+                                      **(runner_options or {}))
         self.policy = policy
         self.signer = signer
         self.allowlist = tuple(namespace_allowlist)
@@ -118,8 +131,16 @@ class Workflow:
                             f":white_check_mark: Resolved: {alert.name} stopped firing. Closing this incident.")
             await self._remember(res.incident_id)
             return f"resolved:{res.incident_id}"
+        trigger = Trigger.from_alert(alert)
+
+        def enqueue(s: Session, inc: Any) -> None:  # in the incident's own transaction
+            self.jobs.enqueue(s, "diagnose", _job_args(inc.id, trigger, platform, channel, thread,
+                                                       None if thread else _alert_headline(alert)),
+                              key=f"diagnose:{inc.id}")
+
         res = await asyncio.to_thread(record_firing, self.factory, alert, source=source, platform=platform,
-                                      channel=channel, actor=actor, rule=self.ageing, may_open=may_open)
+                                      channel=channel, actor=actor, rule=self.ageing, may_open=may_open,
+                                      on_open=enqueue, thread_ref=thread)
         if res.expired is not None:
             await self._say(surface, channel, res.expired.thread_ref or thread, res.expired.note(res.incident_id))
         if res.incident_id is None:
@@ -129,18 +150,8 @@ class Workflow:
                             f"Still firing: {alert.name} (same alert, fingerprint {alert.fingerprint}); "
                             "no new investigation started.")
             return f"repeat:{res.incident_id}"
-        root = thread
-        if root is None:  # a webhook alert: post it, and answer in its thread
-            ref = await surface.post_text(channel, _alert_headline(alert))
-            root = ref.ts
-        await asyncio.to_thread(set_thread, self.factory, res.incident_id, root)
-        trigger = Trigger.from_alert(alert)
-        st = self.queue.submit(res.incident_id, lambda t=trigger, i=res.incident_id, r=root:
-                               self._diagnose(i, t, platform, channel, r))
-        if st.state == "rejected":
-            await self._say(surface, channel, root, f":warning: Not diagnosed automatically: {st.error}. "
-                            f"Run `/diagnose {alert.name}` when the storm settles.")
-        return f"new:{res.incident_id}:{st.state}"
+        self._enqueued()
+        return f"new:{res.incident_id}:queued"
 
     async def _database_answers(self) -> bool:
         def probe() -> None:
@@ -175,21 +186,91 @@ class Workflow:
         named = bool(trigger.service and NAME.match(trigger.service)) or bool(trigger.namespace and NAME.match(trigger.namespace))
         if not (trigger.alert or named or len(text.split()) > 1):
             return f"I could not find a service, pod or alert in {text!r}. " + USAGE
-        surface = self.surfaces[platform]
+        announce = f"Investigating `{text}` (requested by {user})…"
+
+        def enqueue(s: Session, inc: Any) -> None:  # in the incident's own transaction
+            self.jobs.enqueue(s, "diagnose", _job_args(inc.id, trigger, platform, channel, None, announce),
+                              key=f"diagnose:{inc.id}")
+
         incident_id = await asyncio.to_thread(open_command_incident, self.factory, text, platform=platform,
                                               channel=channel, user=f"{platform}:{user}",
                                               namespace=trigger.namespace, service=trigger.service,
-                                              request=request_key(platform, request_id) if request_id else None)
+                                              request=request_key(platform, request_id) if request_id else None,
+                                              on_open=enqueue)
         if incident_id is None:
             log.info("replayed /diagnose ignored: request %s from %s:%s already opened an incident",
                      request_id, platform, user)
             return None
-        ref = await surface.post_text(channel, f"Investigating `{text}` (requested by {user})…")
-        await asyncio.to_thread(set_thread, self.factory, incident_id, ref.ts)
-        st = self.queue.submit(incident_id, lambda: self._diagnose(incident_id, trigger, platform, channel, ref.ts))
-        if st.state == "rejected":
-            return f"Too many investigations are queued right now ({st.error}); try again in a few minutes."
+        self._enqueued()
         return None
+
+    # ---- jobs -----------------------------------------------------------------------------
+    def job_handlers(self) -> dict[str, Any]:
+        from bot.jobs.tasks import periodic_handlers
+
+        return {"diagnose": self.run_diagnose_job, **periodic_handlers(self)}
+
+    def start(self) -> None:
+        """Start the in-process job runner (serve and console on the embedded default)."""
+        if self.runner is not None:
+            self.runner.start()
+
+    def _enqueued(self) -> None:
+        self.jobs.committed()
+        if self.runner is not None:
+            self.runner.start()
+
+    async def run_diagnose_job(self, args: dict[str, Any]) -> None:
+        """The diagnosis job: announce the incident if it has no thread yet, then diagnose it. A re-run
+        after a crash finds the earlier attempt's session `running`: it is failed (audited) and said in
+        the thread; an incident already diagnosed is not diagnosed twice."""
+        incident_id, platform, channel = args["incident_id"], args["platform"], args["channel"]
+        surface = self.surfaces[platform]
+        state = await asyncio.to_thread(prepare_rerun, self.factory, incident_id)
+        if state.done:
+            log.info("incident %s is already diagnosed; job skipped", incident_id)
+            return
+        thread = state.thread_ref or args.get("thread")
+        if thread is None:
+            ref = await surface.post_text(channel, args.get("announce") or f"Investigating incident {incident_id}…")
+            thread = ref.ts
+            await asyncio.to_thread(set_thread, self.factory, incident_id, thread)
+        if state.unposted:  # diagnosed, then the process died before posting: post what was recorded
+            await self._post_recorded(incident_id, state.unposted, platform, channel, thread)
+            return
+        if state.interrupted:
+            await self._say(surface, channel, thread, f":warning: An earlier attempt at this diagnosis stopped with its "
+                            f"process ({state.interrupted}); running it again.")
+        await self._diagnose(incident_id, Trigger.model_validate(args["trigger"]), platform, channel, thread)
+
+    async def _post_recorded(self, incident_id: str, diagnosis_id: str, platform: str, channel: str,
+                             thread: str) -> None:
+        from sqlalchemy import select
+
+        from agents.diagnosis import Diagnosis as DiagnosisModel
+        from bot.models import Diagnosis as Row, RemediationProposal
+        from bot.remediation.planning import views_of
+
+        def load() -> tuple[Any, str, list]:
+            with self.factory() as s:
+                row = s.get(Row, diagnosis_id)
+                ids = s.execute(select(RemediationProposal.id).where(RemediationProposal.diagnosis_id == diagnosis_id,
+                                                                     RemediationProposal.undo_of.is_(None))
+                                .order_by(RemediationProposal.created_at)).scalars().all()
+                doc, session_id = row.document, row.session_id
+            return DiagnosisModel.model_validate(doc), session_id, views_of(self.factory, ids, self.signer,
+                                                                            datetime.now(timezone.utc))
+
+        d, session_id, views = await asyncio.to_thread(load)
+        if not views and d.proposals:  # died before proposing: propose now (same gates as ever)
+            views = await propose(self.factory, self.executor, incident_id, diagnosis_id, d.proposals,
+                                  requested_by="bot", namespace_allowlist=self.allowlist,
+                                  risk_overrides=self.risk_overrides, policy=self.policy, signer=self.signer)
+        post = DiagnosisPost(incident_id=incident_id, session_id=session_id,
+                             diagnosis=with_safe_links(d, self.link_hosts), proposals=views, engine="recorded")
+        ref = await self.surfaces[platform].post_diagnosis(channel, thread, post)
+        await asyncio.to_thread(mark_posted, self.factory, diagnosis_id)
+        await self._remember_buttons([v.proposal_id for v in views], platform, ref)
 
     # ---- one session ----------------------------------------------------------------------
     async def _diagnose(self, incident_id: str, trigger: Trigger, platform: str, channel: str, thread: str) -> None:
@@ -218,7 +299,9 @@ class Workflow:
                                  diagnosis=with_safe_links(d, self.link_hosts), proposals=views,
                                  engine=rec.result.engine, fallback_reason=rec.result.fallback_reason,
                                  chart_png=chart[0] if chart else None, chart_title=chart[1] if chart else None)
-            await surface.post_diagnosis(channel, thread, post)
+            ref = await surface.post_diagnosis(channel, thread, post)
+            await asyncio.to_thread(mark_posted, self.factory, rec.diagnosis_id)
+            await self._remember_buttons([v.proposal_id for v in views], platform, ref)
             if chart:
                 try:
                     await surface.upload_chart(channel, thread, chart[0], chart[1])
@@ -245,16 +328,30 @@ class Workflow:
             await surface.update_proposal(message, result.view, f"{who} {verb.get(result.status, result.status)}: "
                                                                 f"{result.message}")
         if result.undo is not None:
-            await surface.post_proposal(channel, message.thread, result.undo,
-                                        f"Undo available for {result.view.action_text if result.view else 'the action'}")
+            uref = await surface.post_proposal(channel, message.thread, result.undo, "Undo available for "
+                                               f"{result.view.action_text if result.view else 'the action'}")
+            await self._remember_buttons([result.undo.proposal_id], platform, uref)
         if result.executed and result.view is not None and result.view.incident_id:
             await self._remember(result.view.incident_id)
         return result
 
     async def drain(self, timeout: float | None = None) -> None:
-        await self.queue.join(timeout)
+        """Until the in-process runner has nothing due (tests, console scripts, shutdown)."""
+        if self.runner is not None:
+            await self.runner.idle(timeout)
+
+    async def stop(self, grace: float = 10.0) -> None:
+        if self.runner is not None:
+            await self.runner.stop(grace)
 
     # ---- helpers --------------------------------------------------------------------------
+    async def _remember_buttons(self, proposal_ids: list[str], platform: str, ref: MessageRef) -> None:
+        """Where each proposal's buttons are, so expiry can edit that message later (from any process)."""
+        try:
+            await asyncio.to_thread(remember_messages, self.factory, proposal_ids, platform, ref)
+        except Exception:  # the post is out already; only the later expiry edit would miss it
+            log.warning("could not record the message of proposals %s", proposal_ids, exc_info=True)
+
     async def _say(self, surface: Surface, channel: str, thread: str | None, text: str) -> None:
         try:
             await surface.post_text(channel, text, thread=thread)
@@ -301,6 +398,12 @@ def _group_notes(group: AlertGroup, deferred: list[Alert], failed: list[tuple[Al
         notes.append(f":x: {len(failed)} alert(s) of this group failed at intake and were skipped; the others "
                      f"went on. {reasons}" + (f"; and {len(failed) - 5} more" if len(failed) > 5 else ""))
     return notes
+
+
+def _job_args(incident_id: str, trigger: Trigger, platform: str, channel: str, thread: str | None,
+              announce: str | None) -> dict[str, Any]:
+    return {"incident_id": incident_id, "trigger": trigger.model_dump(mode="json"), "platform": platform,
+            "channel": channel, "thread": thread, "announce": announce}
 
 
 def _alert_headline(alert) -> str:

@@ -19,6 +19,7 @@ import concurrent.futures
 import logging
 import re
 import threading
+import time
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Callable, Collection, Iterable, get_args
 
@@ -69,6 +70,28 @@ APPROVALS = Counter("chatops_approvals_total", "Approve/reject clicks (and auto-
 EXECUTIONS = Counter("chatops_executions_total", "Remediation actions executed, by action and outcome.",
                      ["action", "outcome"])
 BUILD_INFO = Gauge("chatops_build_info", "The running version (always 1).", ["version"])
+
+
+class Observed:
+    """Gauges a process exports only once it has observed something: the periodic checks run in one
+    process per period, and a process that never checked must not report a default 0 as a failure."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, tuple[str, float]] = {}
+
+    def set(self, name: str, help_text: str, value: float) -> None:
+        self.values[name] = (help_text, float(value))
+
+    def describe(self) -> Iterable[GaugeMetricFamily]:
+        return []
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        for name, (help_text, value) in sorted(self.values.items()):
+            yield GaugeMetricFamily(name, help_text, value=value)
+
+
+OBSERVED = Observed()
+REGISTRY.register(OBSERVED)
 
 
 def _version() -> str:
@@ -259,3 +282,15 @@ async def start_metrics_server(host: str, port: int) -> web.AppRunner | None:
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
     return runner
+
+
+def audit_verified(ok: bool) -> None:
+    OBSERVED.set("chatops_audit_chain_ok", "1 when this process's last audit-chain verification passed, 0 when "
+                 "it found a broken link (periodic audit_verify task).", 1 if ok else 0)
+    OBSERVED.set("chatops_audit_last_verified_timestamp_seconds", "When this process last verified the audit "
+                 "chain (Unix time).", time.time())
+
+
+def slack_reachable(ok: bool) -> None:
+    OBSERVED.set("chatops_slack_connected", "1 while Slack is reachable as this process last saw it (Socket Mode "
+                 "connected, or the periodic auth.test probe answered), 0 after a failure.", 1 if ok else 0)

@@ -8,7 +8,8 @@ from bot.jobs.local import LocalJobs
 
 def periodic_schedule(settings: Any) -> dict[str, float]:
     every = float(settings.periodic_seconds)
-    return {"expire": every, "reconcile": every, "age_incidents": every}
+    return {"expire": every, "reconcile": every, "age_incidents": every, "health": every,
+            "audit_verify": float(settings.audit_verify_seconds)}
 
 
 def backend_name(settings: Any, dialect: str) -> str:

@@ -21,7 +21,7 @@ from bot.models import AgentSession, Incident
 
 log = logging.getLogger(__name__)
 Handler = Callable[[dict[str, Any]], Awaitable[Any]]
-PERIODIC_TASKS = ("expire", "reconcile", "age_incidents")
+PERIODIC_TASKS = ("expire", "reconcile", "age_incidents", "health", "audit_verify")
 ORPHAN_GRACE = timedelta(minutes=5)   # beyond a session's own wall-time budget
 
 
@@ -61,7 +61,36 @@ def periodic_handlers(wf: Any) -> dict[str, Handler]:
         ids = await wf.age_incidents()
         await ran(wf.factory, "age_incidents", args, {"expired": len(ids)})
 
-    return {"expire": expire, "reconcile": reconcile, "age_incidents": age_incidents}
+    async def health(args: dict[str, Any]) -> None:
+        """Can this process reach the chat platforms? (metrics; the alert rules read them)"""
+        from bot import metrics
+
+        slack = wf.surfaces.get("slack")
+        client = getattr(slack, "client", None)
+        if client is not None:
+            try:
+                ok = bool((await asyncio.wait_for(client.auth_test(), 10)).get("ok"))
+            except Exception as exc:
+                log.warning("Slack is not reachable: %s", type(exc).__name__)
+                ok = False
+            metrics.slack_reachable(ok)
+        await ran(wf.factory, "health", args, {"slack": None if client is None else ok})
+
+    async def audit_verify(args: dict[str, Any]) -> None:
+        from bot import audit, metrics
+
+        def check() -> Any:
+            with wf.factory() as s:
+                return audit.verify(s)
+        result = await asyncio.to_thread(check)
+        metrics.audit_verified(result.ok)
+        if not result.ok:
+            log.error("audit chain verification FAILED: %s", result.reason)
+        await ran(wf.factory, "audit_verify", args, {"ok": result.ok, "rows": result.count,
+                                                      **({"reason": result.reason} if not result.ok else {})})
+
+    return {"expire": expire, "reconcile": reconcile, "age_incidents": age_incidents, "health": health,
+            "audit_verify": audit_verify}
 
 
 def fail_orphaned_sessions(factory: sessionmaker[Session], older_than: timedelta) -> list[dict[str, Any]]:

@@ -72,8 +72,11 @@ class SocketModeLink:
             await self._handler.close_async()
 
     def _set(self, state: str, reason: str = "") -> None:
+        from bot import metrics
+
         changed = state != self.state
         self.state, self.reason = state, reason
+        metrics.slack_reachable(state == "connected")
         if changed and state == "connected":
             log.info("Slack Socket Mode connected")
         elif changed:

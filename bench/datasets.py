@@ -24,6 +24,7 @@ SOURCES = {
     "holmesgpt": "git clone https://github.com/robusta-dev/holmesgpt {dest} (uses tests/llm/fixtures/test_investigate)",
     "slack": "copy the test payloads of slackapi/bolt-python and slackapi/java-slack-sdk to {dest}",
     "teams": "copy the test activities of microsoft/botbuilder-js and microsoft/teams.net to {dest}",
+    "drain3": "copy examples/drain3.ini of logpai/Drain3 to {dest}/examples/drain3.ini (MIT)",
 }
 
 

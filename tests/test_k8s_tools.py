@@ -418,7 +418,7 @@ async def test_events_reducer_keeps_warnings_and_counts_normal_events():
 
 async def test_logs_with_many_distinct_lines_stay_within_budget():
     # 40 message shapes of different lengths: Drain keeps them apart, so templates alone overflow.
-    lines = [f"WARN shape{i % 40} " + " ".join(f"field{k}=value{k}x{i % 40}" for k in range(5 + i % 40))
+    lines = [f"WARN shape{i % 40} " + " ".join(f"field{k}=value{k}x{i % 40}" for k in range(25 + i % 40))
              for i in range(600)]
     lines[-3] = "FATAL: could not open relation mapping file \"global/pg_filenode.map\": No such file or directory"
     p = pod("pg-7f8d9c6b5-k2l3m", "pg", "7f8d9c6b5")

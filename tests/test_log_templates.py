@@ -12,6 +12,7 @@ import pytest
 
 from tests.support import REPO, dataset
 from tools.logs import LogTemplate, LogTemplateMiner, detect_level, mine_templates
+from tools.logs.templates import compact_payload
 from tools.logs.masking import mask_line
 
 SYSTEMS = ["Apache", "BGL", "HDFS", "Hadoop", "OpenStack", "Spark", "Zookeeper",
@@ -167,7 +168,7 @@ def _varied(line: str, rep: int) -> str:
                   .zfill(len(m.group())), line)
 
 
-def test_100k_lines_keep_every_error_and_warn_template_and_shrink_20x() -> None:
+def test_100k_lines_keep_every_error_and_warn_template_and_shrink_50x() -> None:
     data = {s: _loghub(s) for s in SYSTEMS}
     stream: list[tuple[str, str, str, str | None]] = []
     rep = 0
@@ -205,9 +206,30 @@ def test_100k_lines_keep_every_error_and_warn_template_and_shrink_20x() -> None:
     # ERROR and WARN come first, so a limit never drops them for INFO noise.
     n_bad = sum(1 for t in templates if t.level in ("ERROR", "WARN"))
     assert {t.level for t in templates[:n_bad]} <= {"ERROR", "WARN"}
+    # What goes toward a model: every template, each with one verbatim example line (its variables
+    # intact), serialised as tool results are (compact JSON).
+    payload = compact_payload(templates)
+    assert len(payload) == len(templates)
+    lines = {line for line, *_ in stream}
+    assert all(p.get("example", p["template"]) in lines or "chars]" in p["example"] for p in payload)
     raw_bytes = sum(len(line.encode()) + 1 for line, *_ in stream)
-    mined_bytes = len(json.dumps([t.to_dict() for t in templates]).encode())
-    assert raw_bytes / mined_bytes >= 20, (raw_bytes, mined_bytes)
+    mined_bytes = len(json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode())
+    assert raw_bytes / mined_bytes >= 50, (raw_bytes, mined_bytes)
+
+
+def test_key_facts_in_variables_survive_the_reduction() -> None:
+    """A mistyped command and an undefined variable's name sit in a template's variable slot among
+    thousands of lines of noise; the reduced payload still names them verbatim."""
+    noise = [f"INFO request id={i} served in {i % 97}ms path=/api/items/{i % 13}" for i in range(5000)]
+    noise += [f"sh: 1: {cmd}: not found" for cmd in ("curl", "jq", "wget", "nc", "aws")] * 3
+    seeded = ["sh: 1: pyhton3: not found", "Error: environment variable DATABSE_URL is not set",
+              "ERROR KeyError: 'PAYMENTS_API_TOKEN' while reading settings"]
+    miner = LogTemplateMiner()
+    for line in noise[:2500] + seeded + noise[2500:]:
+        miner.add(line)
+    text = json.dumps(compact_payload(miner.templates()))
+    for fact in ("pyhton3", "DATABSE_URL", "PAYMENTS_API_TOKEN"):
+        assert fact in text, fact
 
 
 def test_grouping_accuracy_beats_published_drain() -> None:

@@ -165,10 +165,12 @@ class Tool:
         """The result within budget: the tool's own reducer first, then the generic trimmer."""
         if result.size_bytes() > self.budget_bytes:
             if self.reducer is not None:
+                # Flagged first: the flag is part of the serialised result the reducer fits to the budget.
+                result.reduced = True
                 try:
                     result = self.reducer(result, self.budget_bytes)
-                    result.reduced = True
                 except Exception as exc:
+                    result.reduced = False
                     result.summary += f" (reducer failed: {exc})"
             result = trim_to_budget(result, self.budget_bytes)
         return result

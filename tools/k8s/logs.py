@@ -14,6 +14,7 @@ from tools.base import ToolResult
 from tools.k8s.client import ApiFailure, Kube
 from tools.k8s.compact import short
 from tools.logs import detect_level, mine_templates
+from tools.textclip import clip_middle
 
 RAW_MAX_LINES = 60
 RAW_MAX_BYTES = 3000
@@ -65,22 +66,15 @@ def section(text: str, previous: bool, tail: int) -> dict[str, Any]:
         return out
     levels = [detect_level(ln) for ln in lines]
     templates = mine_templates(lines)
-    out["templates"] = [_template(t.to_dict()) for t in templates[:TEMPLATES_KEPT]]
+    out["templates"] = [t.to_model_dict() for t in templates[:TEMPLATES_KEPT]]
     if len(templates) > TEMPLATES_KEPT:
         out["templates_omitted"] = len(templates) - TEMPLATES_KEPT
     worst = next((lvl for lvl in _SEVERITY_ORDER if lvl in levels), None)
     if worst:
-        severe = [short(ln, 400) for ln, lvl in zip(lines, levels) if lvl == worst]
+        severe = [clip_middle(ln, 400) for ln, lvl in zip(lines, levels) if lvl == worst]
         out["most_severe"] = {"level": worst, "count": len(severe), "tail": severe[-SEVERE_TAIL:]}
-    out["last_lines"] = [short(ln, 400) for ln in lines[-LAST_LINES:]]
+    out["last_lines"] = [clip_middle(ln, 400) for ln in lines[-LAST_LINES:]]
     return out
-
-
-def _template(t: dict[str, Any]) -> dict[str, Any]:
-    examples = t.pop("examples", None) or []
-    if examples:
-        t["example"] = short(examples[0], 300)
-    return {k: v for k, v in t.items() if v is not None}
 
 
 def _summary(pod: str, container: str | None, sections: list[dict[str, Any]]) -> str:

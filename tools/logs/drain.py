@@ -43,8 +43,10 @@ def _merge_token(a: str, b: str, wildcard: str) -> str:
     while n < limit and a[n] == b[n]:
         n += 1
     prefix = a[:n]
-    cut = max(prefix.rfind(d) for d in _DELIMS)
-    prefix = prefix[: cut + 1] if cut >= 0 else ""
+    cut = n - 1
+    while cut >= 0 and prefix[cut] not in _DELIMS:
+        cut -= 1
+    prefix = prefix[: cut + 1]
     # Never split an existing placeholder in half.
     if prefix.count("<") != prefix.count(">"):
         prefix = ""
@@ -54,8 +56,10 @@ def _merge_token(a: str, b: str, wildcard: str) -> str:
     while m < limit and ra[-1 - m] == rb[-1 - m]:
         m += 1
     suffix = ra[len(ra) - m:] if m else ""
-    cuts = [suffix.find(d) for d in _DELIMS if d in suffix]
-    suffix = suffix[min(cuts):] if cuts else ""
+    first = 0
+    while first < len(suffix) and suffix[first] not in _DELIMS:
+        first += 1
+    suffix = suffix[first:]
     if suffix.count("<") != suffix.count(">"):
         suffix = ""
     return prefix + wildcard + suffix
@@ -67,21 +71,21 @@ class MaskAwareDrain(Drain):
         self._flag_cache: dict[tuple, list[bool]] = {}
         # Masked line -> cluster it joined. Logs repeat: most lines are byte-identical to an
         # earlier one once masked, and their cluster's template already covers them.
-        self._seen: dict[str, int] = {}
+        # Each entry keeps the template tuple the line matched: Drain replaces the tuple whenever it
+        # generalises a template, so the same object still there means the same template.
+        self._seen: dict[str, tuple[int, tuple]] = {}
 
     def add_log_message(self, content: str):
-        cluster_id = self._seen.get(content)
-        if cluster_id is not None:
-            cluster = self.id_to_cluster.get(cluster_id)
-            tokens = self.get_content_as_tokens(content)
-            if cluster is not None and len(tokens) == len(cluster.log_template_tokens) and all(
-                    t == m or t == self.param_str for t, m in zip(cluster.log_template_tokens, tokens)):
+        seen = self._seen.get(content)
+        if seen is not None:
+            cluster = self.id_to_cluster.get(seen[0])
+            if cluster is not None and cluster.log_template_tokens is seen[1]:
                 cluster.size += 1
                 return cluster, "none"
         cluster, change = super().add_log_message(content)
         if len(self._seen) >= _SEEN_CAPACITY:
             self._seen.clear()
-        self._seen[content] = cluster.cluster_id
+        self._seen[content] = (cluster.cluster_id, cluster.log_template_tokens)
         return cluster, change
 
     def has_numbers(self, s: str) -> bool:  # type: ignore[override]

@@ -46,9 +46,18 @@ def normalize_level(value: str | None) -> str:
     return _NORMAL.get(value.strip().lower(), "UNKNOWN")
 
 
+# Substrings every match of the costly patterns contains (lower-cased): a line without any of them
+# skips the regex, which on most lines is all of them.
+_KEYED_HINTS = re.compile(r"lvl|level|severity")
+_ERROR_SUBSTRINGS = re.compile(r"exception|error|panic:|fatal:|segmentation fault|oomkilled|caused by:|traceback"
+                               r"|goroutine|^\s*at ")
+_WARN_SUBSTRINGS = re.compile(r"warning:|deprecated")
+
+
 def detect_level(line: str) -> str:
     """Return ERROR, WARN, INFO, DEBUG or UNKNOWN for a raw log line."""
-    m = _KEYED.search(line)
+    low = line.lower()
+    m = _KEYED.search(line) if _KEYED_HINTS.search(low) else None
     if m and (level := normalize_level(m.group(1))) != "UNKNOWN":
         return level
     m = _KLOG.match(line)
@@ -59,8 +68,8 @@ def detect_level(line: str) -> str:
     if candidates:
         first = min(candidates, key=lambda m: m.start(1))
         return normalize_level(first.group(1))
-    if _ERROR_HINTS.search(line):
+    if _ERROR_SUBSTRINGS.search(low) and _ERROR_HINTS.search(line):
         return "ERROR"
-    if _WARN_HINTS.search(line):
+    if _WARN_SUBSTRINGS.search(low) and _WARN_HINTS.search(line):
         return "WARN"
     return "UNKNOWN"

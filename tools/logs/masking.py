@@ -43,6 +43,7 @@ class Mask:
     name: str  # placeholder is <name>; "*" gives Drain's own wildcard <*>
     pattern: str
     hint: str = ""  # substring every match contains: lines without it skip the regex
+    digit: bool = True  # every match holds a digit: lines without one skip the regex
 
     def compiled(self) -> re.Pattern[str]:
         return re.compile(self.pattern)
@@ -52,35 +53,38 @@ CLOUD_NATIVE_MASKS: tuple[Mask, ...] = (
     # Timestamps: ISO-8601 / RFC3339, BGL-style dotted, syslog, Apache ctime, bare times.
     Mask("TS", r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?" + _R, ":"),
     Mask("TS", r"\d{4}-\d{2}-\d{2}-\d{2}\.\d{2}\.\d{2}(?:\.\d+)?", "-"),
-    Mask("TS", rf"(?:{_DAY} )?{_MONTH} +\d{{1,2}} \d{{2}}:\d{{2}}:\d{{2}}(?: \d{{4}})?", ":"),
-    Mask("TS", _L + r"\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?" + _R, ":"),
-    Mask("TS", _L + r"\d{4}[-/]\d{2}[-/]\d{2}" + _R),
-    Mask("UUID", r"(?i)" + _L + r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}" + _R, "-"),
-    Mask("URL", r"\b[a-zA-Z][a-zA-Z0-9+.-]{1,15}://[^\s\"'<>]+", "://"),
-    Mask("PATH", r"(?<![\w.:/<>*-])(?:/[^\s/\"'<>\[\](),;=|]+)+/?", "/"),
+    Mask("TS", rf"(?=[A-Z])(?:{_DAY} )?{_MONTH} +\d{{1,2}} \d{{2}}:\d{{2}}:\d{{2}}(?: \d{{4}})?", ":"),
+    Mask("TS", r"(?=\d)" + _L + r"\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?" + _R, ":"),
+    Mask("TS", r"(?=\d)" + _L + r"\d{4}[-/]\d{2}[-/]\d{2}" + _R),
+    Mask("UUID", r"(?i)(?=[0-9a-f])" + _L + r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}" + _R, "-",
+         digit=False),
+    Mask("URL", r"\b[a-zA-Z][a-zA-Z0-9+.-]{1,15}://[^\s\"'<>]+", "://", digit=False),
+    Mask("PATH", r"(?=/)(?<![\w.:/<>*-])(?:/[^\s/\"'<>\[\](),;=|]+)+/?", "/", digit=False),
     # IPv6 needs '::' or eight groups so clock times and MAC-free text stay intact.
-    Mask("IP", r"(?i)\[?(?<![\w:.])(?:(?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4}|(?:[0-9a-f]{1,4}:){1,6}:(?:[0-9a-f]{1,4}(?::[0-9a-f]{1,4}){0,5})?|::(?:[0-9a-f]{1,4}(?::[0-9a-f]{1,4}){0,6})?)(?![\w:.])\]?(?::\d{1,5}(?!\d))?", ":"),
-    Mask("IP", r"(?<![\d.])\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5})?(?![\d.]|[A-Za-z])", "."),
+    Mask("IP", r"(?i)(?=[\[0-9a-f:])\[?(?<![\w:.])(?:(?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4}|(?:[0-9a-f]{1,4}:){1,6}:(?:[0-9a-f]{1,4}(?::[0-9a-f]{1,4}){0,5})?|::(?:[0-9a-f]{1,4}(?::[0-9a-f]{1,4}){0,6})?)(?![\w:.])\]?(?::\d{1,5}(?!\d))?", ":",
+         digit=False),
+    Mask("IP", r"(?=\d)(?<![\d.])\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5})?(?![\d.]|[A-Za-z])", "."),
     # Generated pod / ReplicaSet names keep their workload name: checkout-7d9f8c6b5-x2kqz
     # becomes checkout-<*>. Suffixes use the Kubernetes alphabet and must hold a digit.
     Mask("*", rf"(?<=[a-z0-9]-)(?=[a-z0-9-]*\d){_K8S}{{6,10}}-{_K8S}{{5}}(?![A-Za-z0-9-])", "-"),
     Mask("*", rf"(?<=[a-z0-9]-)(?={_K8S}*\d)(?={_K8S}*[a-z]){_K8S}{{5}}(?:{_K8S}{{3,5}})?(?![A-Za-z0-9-])", "-"),
-    Mask("HEX", r"(?i)" + _L + r"0x[0-9a-f]+" + _R, "0"),
-    Mask("HEX", r"(?:sha256|sha1|md5):[0-9a-f]{32,}", ":"),
+    Mask("HEX", r"(?i)(?=0)" + _L + r"0x[0-9a-f]+" + _R, "0"),
+    Mask("HEX", r"(?:sha256|sha1|md5):[0-9a-f]{32,}", ":", digit=False),
     # Long hex ids (container ids, trace ids, request ids) must contain a digit to be an id.
-    Mask("HEX", _L + r"(?=[a-f]*\d)[0-9a-f]{12,}" + _R),
-    Mask("DURATION", r"(?<![\w.])\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h)(?:\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h))*(?![\w.])"),
+    Mask("HEX", r"(?=[0-9a-f])" + _L + r"(?=[a-f]*\d)[0-9a-f]{12,}" + _R),
+    Mask("DURATION", r"(?=\d)(?<![\w.])\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h)(?:\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h))*(?![\w.])"),
     # Spelled-out units, with an optional comparator ("<1 sec", "took 19.05 seconds").
-    Mask("DURATION", r"[<>~]?(?<![\w.])\d+(?:\.\d+)? ?(?:nanoseconds?|microseconds?|milliseconds?|msecs?|secs?|seconds?|mins?|minutes?|hours?|hrs?)\b"),
+    Mask("DURATION", r"(?=[<>~\d])[<>~]?(?<![\w.])\d+(?:\.\d+)? ?(?:nanoseconds?|microseconds?|milliseconds?|msecs?|secs?|seconds?|mins?|minutes?|hours?|hrs?)\b"),
 )
 
 GENERAL_MASKS: tuple[Mask, ...] = (
     # A dotted name is a host if it ends in a TLD-like label or carries a :port; Java class
     # names (org.apache.Foo) end in a capitalised label and are left alone.
-    Mask("HOST", rf"(?<![\w.@/-])(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]{{0,61}}[a-zA-Z0-9])?\.)+(?:(?:{_TLDS})(?::\d{{1,5}})?|(?!{_SOURCE_EXT}:)[a-zA-Z][\w-]*:\d{{1,5}})(?![\w.(-])", "."),
+    Mask("HOST", rf"(?=[a-zA-Z0-9])(?<![\w.@/-])(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]{{0,61}}[a-zA-Z0-9])?\.)+(?:(?:{_TLDS})(?::\d{{1,5}})?|(?!{_SOURCE_EXT}:)[a-zA-Z][\w-]*:\d{{1,5}})(?![\w.(-])", ".",
+         digit=False),
     # Byte counts, optionally followed by their human-readable form: "1190 bytes (1.16 KB)".
-    Mask("SIZE", _L + r"\d+(?:\.\d+)? ?(?:bytes?|B|[KMGTP]i?B|[KMGTP]B/s)(?: \(\d+(?:\.\d+)? ?[KMGTP]i?B\))?" + _R),
-    Mask("NUM", r"(?<![A-Za-z0-9.])[-+]?\d+(?:\.\d+)*" + _R),
+    Mask("SIZE", r"(?=\d)" + _L + r"\d+(?:\.\d+)? ?(?:bytes?|B|[KMGTP]i?B|[KMGTP]B/s)(?: \(\d+(?:\.\d+)? ?[KMGTP]i?B\))?" + _R),
+    Mask("NUM", r"(?=[-+\d])(?<![A-Za-z0-9.])[-+]?\d+(?:\.\d+)*" + _R),
 )
 
 DEFAULT_MASKS: tuple[Mask, ...] = CLOUD_NATIVE_MASKS + GENERAL_MASKS
@@ -112,13 +116,37 @@ def masking_instructions(masks: Iterable[Mask] = DEFAULT_MASKS) -> list[RegexMas
     return [RegexMask(m) for m in masks]
 
 
-def make_masker(masks: Iterable[Mask] = DEFAULT_MASKS) -> Callable[[str], str]:
-    compiled = [(m.compiled(), placeholder(m.name), m.hint) for m in masks]
+_DIGIT = re.compile(r"\d")
+
+
+def make_masker(masks: Iterable[Mask] = DEFAULT_MASKS, cache: int = 4096) -> Callable[[str], str]:
+    """Apply the masks in order. Two cheap prefilters skip most regexes on most lines: a mask whose
+    matches always hold a digit is skipped on a line without one (and on a line whose digits were
+    all masked already), and a mask with a hint substring is skipped on a line without the hint.
+    Exact repeats (logs repeat) come from a small cache."""
+    compiled = [(m.compiled(), placeholder(m.name), m.hint, m.digit) for m in masks]
+    memo: dict[str, str] = {}
+    search_digit = _DIGIT.search
 
     def mask_line(line: str) -> str:
-        for regex, repl, hint in compiled:
-            if not hint or hint in line:
-                line = regex.sub(repl, line)
+        done = memo.get(line)
+        if done is not None:
+            return done
+        original = line
+        digits = search_digit(line) is not None
+        for regex, repl, hint, needs_digit in compiled:
+            if needs_digit and not digits:
+                continue
+            if hint and hint not in line:
+                continue
+            masked = regex.sub(repl, line)
+            if masked is not line:  # re.sub returns the same object when nothing matched
+                line = masked
+                if digits:
+                    digits = search_digit(line) is not None
+        if len(memo) >= cache:
+            memo.clear()
+        memo[original] = line
         return line
 
     return mask_line

@@ -15,6 +15,7 @@ from tools.logs.levels import detect_level
 from tools.logs.templates import LogTemplateMiner
 from tools.opensearch import queries as q
 from tools.opensearch.queries import LogFields
+from tools.textclip import clip_middle
 
 SOURCE = "opensearch"
 MAX_LIMIT = 1000
@@ -168,7 +169,7 @@ def _mine(hits: list[dict[str, Any]], fields: LogFields) -> list[dict[str, Any]]
             when = None
         level = _get(src, fields.level)
         miner.add(text, ts=when, level=level if isinstance(level, str) and level else None)
-    return [t.to_dict() for t in miner.templates()]
+    return [t.to_model_dict() for t in miner.templates()]
 
 
 def group_messages(counts: Counter[str]) -> list[dict[str, Any]]:
@@ -179,7 +180,7 @@ def group_messages(counts: Counter[str]) -> list[dict[str, Any]]:
     for msg, n, cid in ids:  # group_of after all adds: templates generalise as lines arrive
         key = miner.group_of(cid)
         g = groups.setdefault(key, {"template": key, "count": 0, "distinct_messages": 0,
-                                    "level": detect_level(msg), "example": msg[:300]})
+                                    "level": detect_level(msg), "example": clip_middle(msg, 600)})
         g["count"] += n
         g["distinct_messages"] += 1
     return sorted(groups.values(), key=lambda g: (-g["count"], g["template"]))
@@ -196,14 +197,15 @@ def reduce_templates(result: ToolResult, budget: int) -> ToolResult:
         return result
     for t in items:
         if isinstance(t, dict):
-            if isinstance(t.get("examples"), list):
-                t["examples"] = [str(e)[:200] for e in t["examples"][:1]]
+            if isinstance(t.get("example"), str):
+                t["example"] = clip_middle(t["example"], 300)
             for k in ("template", "message"):
-                if isinstance(t.get(k), str) and len(t[k]) > 300:
-                    t[k] = t[k][:300] + "..."
+                if isinstance(t.get(k), str):
+                    t[k] = clip_middle(t[k], 300)
     # The longest prefix that fits, by bisection: one sizing (a JSON dump of the whole result) per
     # halving. Dropping one template per sizing cost a second of CPU on a thousand distinct lines.
     full = list(items)
+    data[f"{key}_omitted"] = len(full)  # sized in: the count written below is never longer
     kept, too_many = 1, len(full) + 1
     while kept + 1 < too_many:
         mid = (kept + too_many) // 2
@@ -215,6 +217,8 @@ def reduce_templates(result: ToolResult, budget: int) -> ToolResult:
     items[:] = full[:kept]
     if kept < len(full):
         data[f"{key}_omitted"] = len(full) - kept
+    else:
+        del data[f"{key}_omitted"]
     return result
 
 

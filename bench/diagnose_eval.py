@@ -1,7 +1,11 @@
 """Diagnosis accuracy and cost over scenario bundles.
 
-    .venv/bin/python bench/diagnose_eval.py [DIR=scenarios] [--engine offline|anthropic] [--json]
+    .venv/bin/python bench/diagnose_eval.py [DIR=scenarios ...] [--sets] [--engine offline|anthropic] [--json]
                                             [--no-knowledge] [--only ID ...] [--drop SOURCE]
+
+Each DIR is one evaluation set (scenarios/handmade is one of its own, marked by its set.yaml and not
+listed with scenarios/); --sets adds every set nested under each DIR. With more than one set, a
+summary line per set follows the overall one.
 
 Each bundle is replayed through ScenarioBackends (real Prometheus when installed, loopback
 OpenSearch and Kubernetes fakes) and diagnosed through agents.session.run_diagnosis, with the
@@ -33,7 +37,7 @@ from agents.session import EngineSettings, run_diagnosis  # noqa: E402
 from agents.trigger import Trigger  # noqa: E402
 from tools.intake.alertmanager import alert_from_object  # noqa: E402
 from tools.scenario.backends import ScenarioBackends  # noqa: E402
-from tools.scenario.bundle import Scenario, iter_scenarios, load_expected, load_scenario  # noqa: E402
+from tools.scenario.bundle import Scenario, iter_scenarios, iter_sets, load_expected, load_scenario  # noqa: E402
 
 
 def trigger_for(sc: Scenario) -> Trigger:
@@ -114,6 +118,18 @@ def totals(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def summary_line(name: str, tot: dict[str, Any]) -> str:
+    return (f"**{name}: {tot['bundles']} bundles** — category {tot['category_accuracy']:.0%}, component "
+            f"{tot['component_accuracy']:.0%}, action {tot['action_accuracy']:.0%}; mean tool calls "
+            f"{tot['mean_tool_calls']:.1f}, mean context {tot['mean_context_bytes']:.0f} bytes "
+            f"(~{tot['mean_est_tokens']:.0f} tokens), mean {tot['mean_seconds']:.1f} s per bundle")
+
+
+def per_set(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    names = list(dict.fromkeys(r["set"] for r in rows))
+    return {n: totals([r for r in rows if r["set"] == n]) for n in names}
+
+
 def markdown(rows: list[dict[str, Any]], tot: dict[str, Any]) -> str:
     def mark(ok: bool) -> str:
         return "" if ok else " ✗"
@@ -127,26 +143,36 @@ def markdown(rows: list[dict[str, Any]], tot: dict[str, Any]) -> str:
                    f"{g['component']}{mark(r['component_ok'])} | {e['action']} | {g['action']}{mark(r['action_ok'])} | "
                    f"{r['confidence']:.2f} | {r['tool_calls']} | {r['context_bytes']} | {r['est_tokens']} | "
                    f"{r['seconds']:.1f} |")
-    out += ["", f"**{tot['bundles']} bundles** — category {tot['category_accuracy']:.0%}, component "
-                f"{tot['component_accuracy']:.0%}, action {tot['action_accuracy']:.0%}; mean tool calls "
-                f"{tot['mean_tool_calls']:.1f}, mean context {tot['mean_context_bytes']:.0f} bytes "
-                f"(~{tot['mean_est_tokens']:.0f} tokens), mean {tot['mean_seconds']:.1f} s per bundle"]
+    sets = per_set(rows)
+    out += ["", summary_line("all" if len(sets) > 1 else next(iter(sets), "all"), tot)]
+    if len(sets) > 1:
+        out += [summary_line(name, t) for name, t in sets.items()]
     return "\n".join(out)
 
 
+def select_sets(dirs: list[str], nested: bool) -> dict[str, list[Path]]:
+    """{set name: bundles}; a set is named by its folder relative to the repository when inside it."""
+    out: dict[str, list[Path]] = {}
+    for d in dirs:
+        found = iter_sets(d) if nested else {Path(d): iter_scenarios(d)}
+        for folder, bundles in found.items():
+            folder = folder.resolve()
+            out[str(folder.relative_to(REPO)) if folder.is_relative_to(REPO) else str(folder)] = bundles
+    return out
+
+
 async def main_async(args: argparse.Namespace) -> int:
-    bundles = iter_scenarios(args.dir)
-    if args.only:
-        bundles = [b for b in bundles if b.name in args.only]
+    sets = select_sets(args.dir, args.sets)
+    bundles = [(name, b) for name, found in sets.items() for b in found if not args.only or b.name in args.only]
     if not bundles:
-        print(f"no bundles under {args.dir}", file=sys.stderr)
+        print(f"no bundles under {' '.join(args.dir)}", file=sys.stderr)
         return 2
     make_knowledge, close = knowledge_tool_factory(not args.no_knowledge)
     rows = []
     try:
-        for b in bundles:
-            rows.append(await run_one(b, args.engine, make_knowledge, os.environ.get("ANTHROPIC_API_KEY"),
-                                      tuple(args.drop)))
+        for set_name, b in bundles:
+            rows.append({"set": set_name, **await run_one(b, args.engine, make_knowledge,
+                                                           os.environ.get("ANTHROPIC_API_KEY"), tuple(args.drop))})
             if args.verbose:
                 print(f"{rows[-1]['id']}: {rows[-1]['got']} — {rows[-1]['summary']}", file=sys.stderr)
     finally:
@@ -154,7 +180,7 @@ async def main_async(args: argparse.Namespace) -> int:
             close()
     tot = totals(rows)
     if args.json:
-        print(json.dumps({"rows": rows, "totals": tot}, indent=1))
+        print(json.dumps({"rows": rows, "totals": tot, "sets": per_set(rows)}, indent=1))
     else:
         print(markdown(rows, tot))
     return 0
@@ -162,7 +188,10 @@ async def main_async(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("dir", nargs="?", default=str(REPO / "scenarios"))
+    ap.add_argument("dir", nargs="*", default=[str(REPO / "scenarios")],
+                    help="folders of bundles, each one evaluation set (default: scenarios)")
+    ap.add_argument("--sets", action="store_true",
+                    help="also score the evaluation sets nested under each DIR (folders holding set.yaml)")
     ap.add_argument("--engine", choices=("offline", "anthropic"), default="offline")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--no-knowledge", action="store_true", help="do not register search_knowledge")

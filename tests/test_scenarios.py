@@ -13,13 +13,16 @@ import pytest
 import yaml
 
 from tests.support import REPO, require_binary
-from tools.scenario import ACTIONS, CATEGORIES, ScenarioError, iter_scenarios, load_expected, load_scenario
+from tools.scenario import (ACTIONS, CATEGORIES, ScenarioError, iter_scenarios, iter_sets, load_expected,
+                            load_scenario)
 from tools.scenario.check import check_many, check_scenario, main, render
 from tools.scenario.openmetrics import check_openmetrics, parse_labels, split_sample
 
 ROOT = REPO / "scenarios"
 BUNDLES = iter_scenarios(ROOT)
 IDS = [p.name for p in BUNDLES]
+HANDMADE_ROOT = ROOT / "handmade"  # an evaluation set of its own (issue 14), see the handmade section below
+HANDMADE = iter_scenarios(HANDMADE_ROOT)
 
 
 # -- the committed bundles -------------------------------------------------------------------------
@@ -60,14 +63,14 @@ def test_bundle_passes_check(bundle, reports):
 @pytest.mark.slow
 def test_bundles_backfill_with_promtool():
     require_binary("promtool")
-    reports = check_many(ROOT, deep=True)
+    reports = check_many(ROOT, deep=True) + check_many(HANDMADE_ROOT, deep=True)
     bad = [r for r in reports if not r.ok]
     assert not bad, render(bad)
     with_metrics = [r for r in reports if "metrics" in r.sources]
     assert with_metrics and all("promtool backfill ok" in r.sources["metrics"] for r in with_metrics)
 
 
-@pytest.mark.parametrize("bundle", BUNDLES, ids=IDS)
+@pytest.mark.parametrize("bundle", BUNDLES + HANDMADE, ids=IDS + [p.name for p in HANDMADE])
 def test_id_and_title_do_not_leak_the_answer(bundle):
     s = load_scenario(bundle)
     exp = load_expected(bundle)
@@ -265,6 +268,119 @@ def test_render_and_cli(tmp_path, capsys, reports):
     assert "no scenario bundles found" in capsys.readouterr().out
 
 
+# -- the handmade set (issue 14): valid and varied; the engine's accuracy on it is not tested --------------
+HEARTBEATS = {"Watchdog", "DeadMansSwitch", "InfoInhibitor"}
+
+
+def _alertname(s) -> str:
+    if s.alert:
+        return s.alert["labels"]["alertname"]
+    m = re.search(r"\[(?:FIRING|Triggered)[^\]]*\]\s*(?:\[P\d\]\s*)?(\w+)", s.message)
+    return m.group(1) if m else ""
+
+
+def test_handmade_is_a_set_of_its_own():
+    assert len(HANDMADE) >= 12
+    assert not set(HANDMADE) & set(BUNDLES), "the generated set's tests must not see the handmade bundles"
+    assert iter_sets(ROOT) == {ROOT: BUNDLES, HANDMADE_ROOT: HANDMADE}
+    assert iter_sets(HANDMADE_ROOT) == {HANDMADE_ROOT: HANDMADE}
+
+
+def test_bench_scores_sets_apart():
+    from bench.diagnose_eval import per_set, select_sets
+
+    assert select_sets([str(ROOT)], nested=False) == {"scenarios": BUNDLES}
+    assert select_sets([str(ROOT)], nested=True) == {"scenarios": BUNDLES, "scenarios/handmade": HANDMADE}
+    rows = [{"set": "a", "category_ok": True, "component_ok": False, "action_ok": True, "tool_calls": 2,
+             "context_bytes": 8, "est_tokens": 2, "seconds": 1.0},
+            {"set": "b", "category_ok": False, "component_ok": False, "action_ok": True, "tool_calls": 4,
+             "context_bytes": 8, "est_tokens": 2, "seconds": 1.0}]
+    sets = per_set(rows)
+    assert (sets["a"]["category_accuracy"], sets["b"]["category_accuracy"]) == (1.0, 0.0)
+
+
+@pytest.fixture(scope="module")
+def handmade_reports():
+    return {r.path: r for r in check_many(HANDMADE_ROOT)}
+
+
+@pytest.mark.parametrize("bundle", HANDMADE, ids=[p.name for p in HANDMADE])
+def test_handmade_bundle_passes_check(bundle, handmade_reports):
+    report = handmade_reports[bundle]
+    assert report.ok, render(report)
+    assert report.id == bundle.name
+    assert sum(f.stat().st_size for f in bundle.rglob("*") if f.is_file()) < 1_000_000, "keep bundles small"
+
+
+def test_handmade_covers_sources_kinds_and_shapes():
+    scenarios = [load_scenario(p) for p in HANDMADE]
+    kinds = set()
+    for s in scenarios:
+        for f in (s.k8s_dir.glob("*.yaml") if s.k8s_dir else ()):
+            kinds.update(o.get("kind") for d in yaml.safe_load_all(f.read_text()) for o in d.get("items", [d]))
+    assert kinds >= {"Job", "CronJob", "StatefulSet", "DaemonSet", "NetworkPolicy", "Node"}
+    names = {_alertname(s) for s in scenarios}
+    assert names >= {"KubeJobFailed", "KubePodCrashLooping", "KubeContainerWaiting", "CPUThrottlingHigh",
+                     "KubeStatefulSetReplicasMismatch", "KubeDaemonSetRolloutStuck", "Watchdog",
+                     "NodeMemoryHighUtilization"}
+    messages = [s.message for s in scenarios if s.message]
+    assert any("**Firing**" in m for m in messages), "a Grafana notification"
+    assert any(m.startswith("[Triggered") for m in messages), "a Datadog monitor"
+    assert any(not m.startswith("[") for m in messages), "a human question"
+    assert sum(s.metrics_file is None for s in scenarios) >= 6
+    assert sum(s.metrics_file is None and s.logs_file is None for s in scenarios) >= 2
+
+
+def test_handmade_heartbeats_follow_the_labelling_convention():
+    beats = [(p, load_scenario(p)) for p in HANDMADE if _alertname(load_scenario(p)) in HEARTBEATS]
+    assert len(beats) >= 2
+    for p, s in beats:
+        exp = load_expected(p)
+        assert (exp["category"], exp["action"], exp["component"]) == ("unknown", "none", _alertname(s)), p.name
+
+
+@pytest.mark.parametrize("bundle", HANDMADE, ids=[p.name for p in HANDMADE])
+def test_handmade_rationale_cites_public_sources(bundle):
+    rationale = load_expected(bundle)["rationale"]
+    assert re.search(r"Sources?:", rationale)
+    # owner/repo#issue, owner/repo path/in/repo, or a documentation URL without its scheme
+    assert re.search(r"[\w.-]+/[\w.-]+(#\d+| [\w.-]+/[\w./-]+)|[a-z0-9-]+\.(io|org|com|dev)/", rationale)
+
+
+def test_handmade_builder_reproduces_committed_bundles(tmp_path):
+    proc = subprocess.run([sys.executable, str(ROOT / "_handmade" / "build.py"), "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    _assert_reproduced(HANDMADE, tmp_path)
+
+
+@pytest.mark.parametrize("bundle", HANDMADE, ids=[p.name for p in HANDMADE])
+def test_handmade_bundle_loads_into_the_fakes(bundle):
+    from tools.k8s import FakeKubeAPI
+    from tools.opensearch.fake_api import FakeOpenSearch
+
+    s = load_scenario(bundle)
+    if s.k8s_dir:
+        FakeKubeAPI().load_dir(s.k8s_dir)  # raises on a kind the fake does not serve
+    if s.logs_file:
+        assert FakeOpenSearch.from_jsonl(s.logs_file).docs
+
+
+def test_network_policies_are_served_by_the_kubernetes_fake():
+    from kubernetes import client
+
+    from tools.k8s import FakeKubeAPI, make_api_client
+
+    fake = FakeKubeAPI()
+    fake.load_dir(HANDMADE_ROOT / "recsys-error-rate" / "k8s")
+    with fake:
+        net = client.NetworkingV1Api(make_api_client(fake.url))
+        policies = {p.metadata.name: p for p in net.list_namespaced_network_policy("recsys").items}
+    assert set(policies) == {"default-deny-egress", "allow-ingress-from-gateway"}
+    deny = policies["default-deny-egress"].spec
+    assert deny.policy_types == ["Egress"] and all(p.port != 53 for rule in deny.egress for p in rule.ports)
+
+
 # -- OpenMetrics reader details ------------------------------------------------------------------------
 def test_openmetrics_labels_and_exemplars():
     assert parse_labels(r'a="x\"y",b="c\\d",c="e\nf"') == {"a": 'x"y', "b": "c\\d", "c": "e\nf"}
@@ -289,9 +405,15 @@ def test_generator_reproduces_committed_bundles(tmp_path):
     proc = subprocess.run([sys.executable, str(ROOT / "_tools" / "generate.py"), str(tmp_path)],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
-    for bundle in BUNDLES:
+    _assert_reproduced(BUNDLES, tmp_path)
+
+
+def _assert_reproduced(bundles: list[Path], fresh_root: Path) -> None:
+    """Every committed bundle file exists, byte for byte, under fresh_root/<bundle id>/ and nothing else does."""
+    for bundle in bundles:
         committed = sorted(p.relative_to(bundle) for p in bundle.rglob("*") if p.is_file())
-        fresh = sorted(p.relative_to(tmp_path / bundle.name) for p in (tmp_path / bundle.name).rglob("*") if p.is_file())
+        fresh = sorted(p.relative_to(fresh_root / bundle.name) for p in (fresh_root / bundle.name).rglob("*")
+                       if p.is_file())
         assert committed == fresh, bundle.name
         for rel in committed:
-            assert (bundle / rel).read_bytes() == (tmp_path / bundle.name / rel).read_bytes(), f"{bundle.name}/{rel}"
+            assert (bundle / rel).read_bytes() == (fresh_root / bundle.name / rel).read_bytes(), f"{bundle.name}/{rel}"

@@ -52,6 +52,7 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("apps", "v1", "daemonsets", "DaemonSet"),
     Resource("batch", "v1", "jobs", "Job"),
     Resource("batch", "v1", "cronjobs", "CronJob"),
+    Resource("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy"),
     Resource("events.k8s.io", "v1", "events", "Event"),
 )
 _BY_PATH = {(r.group, r.version, r.plural): r for r in RESOURCES}

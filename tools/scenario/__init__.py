@@ -1,5 +1,6 @@
 """Incident scenario bundles (format v1): loading for engines, ground truth for evaluation, validation."""
-from tools.scenario.bundle import (ACTIONS, CATEGORIES, Scenario, ScenarioError, iter_scenarios, load_expected,
-                                   load_scenario)
+from tools.scenario.bundle import (ACTIONS, CATEGORIES, Scenario, ScenarioError, iter_scenarios, iter_sets,
+                                   load_expected, load_scenario)
 
-__all__ = ["ACTIONS", "CATEGORIES", "Scenario", "ScenarioError", "iter_scenarios", "load_expected", "load_scenario"]
+__all__ = ["ACTIONS", "CATEGORIES", "Scenario", "ScenarioError", "iter_scenarios", "iter_sets", "load_expected",
+           "load_scenario"]

@@ -18,6 +18,7 @@ SCENARIO_FILE = "scenario.yaml"
 METRICS_FILE = "metrics.om"
 LOGS_FILE = "logs.jsonl"
 K8S_DIR = "k8s"
+SET_FILE = "set.yaml"  # marks a folder of bundles as an evaluation set of its own (name, method, sources)
 
 from tools.taxonomy import ACTIONS, CATEGORIES  # noqa: E402  (re-exported for bundle users)
 
@@ -142,11 +143,32 @@ def load_expected(path: str | Path) -> dict:
 
 
 def iter_scenarios(root: str | Path) -> list[Path]:
-    """Bundle directories under root (root itself if it is one), sorted by path."""
+    """Bundle directories under root (root itself if it is one), sorted by path.
+
+    A subfolder holding SET_FILE is an evaluation set of its own (scenarios/handmade): its bundles
+    are not listed with the parent's, so each set is validated, tested and scored apart. Pass the
+    set's folder to list them; iter_sets() lists every set under a root."""
     r = Path(root)
     if (r / SCENARIO_FILE).is_file():
         return [r]
     if not r.is_dir():
         return []
-    return sorted(p.parent for p in r.rglob(SCENARIO_FILE)
-                  if not any(part.startswith((".", "_")) for part in p.relative_to(r).parts[:-1]))
+    out = []
+    for p in r.rglob(SCENARIO_FILE):
+        folders = p.relative_to(r).parts[:-1]
+        if any(part.startswith((".", "_")) for part in folders):
+            continue
+        if any((r.joinpath(*folders[:i]) / SET_FILE).is_file() for i in range(1, len(folders))):
+            continue  # inside a nested set
+        out.append(p.parent)
+    return sorted(out)
+
+
+def iter_sets(root: str | Path) -> dict[Path, list[Path]]:
+    """Every evaluation set under root, root's own first: {set folder: its bundles}, empty sets left out."""
+    r = Path(root)
+    nested = [] if (r / SCENARIO_FILE).is_file() else sorted(
+        f.parent for f in r.rglob(SET_FILE)
+        if f.parent != r and not any(part.startswith((".", "_")) for part in f.parent.relative_to(r).parts))
+    sets = {r: iter_scenarios(r), **{s: iter_scenarios(s) for s in nested}}
+    return {k: v for k, v in sets.items() if v}

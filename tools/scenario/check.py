@@ -23,7 +23,9 @@ from tools.scenario.bundle import (ACTIONS, CATEGORIES, K8S_DIR, LOGS_FILE, METR
                                    ScenarioError, iter_scenarios, load_yaml_documents, parse_time)
 from tools.scenario.openmetrics import MAX_REPORTED, check_openmetrics
 
-KNOWN_KINDS = {"Deployment", "ReplicaSet", "Pod", "Event", "Node", "Job", "CronJob", "Service"}
+KNOWN_KINDS = {"Deployment", "ReplicaSet", "Pod", "Event", "Node", "Job", "CronJob", "Service",
+               # also served by the Kubernetes fake; engines may not read them all yet
+               "StatefulSet", "DaemonSet", "ConfigMap", "PersistentVolumeClaim", "NetworkPolicy"}
 ALERT_STATUSES = {"firing", "resolved"}
 FUTURE_SLACK = timedelta(minutes=5)
 SIZE_WARN = 1_500_000
@@ -93,7 +95,8 @@ def _check_scenario_file(path: Path, rep: CheckReport, names: set[str]) -> tuple
         if not isinstance(message, str) or not message.strip():
             rep.problems.append(f"{f}: 'message' must be non-empty text")
         else:
-            names.update(re.findall(r"[a-z0-9][a-z0-9.-]*[a-z0-9]", message))
+            # Mixed case too: a heartbeat bundle's component is the alert's name (InfoInhibitor).
+            names.update(re.findall(r"[A-Za-z0-9][A-Za-z0-9.-]*[A-Za-z0-9]", message))
     exp = doc.get("expected")
     if exp is not None:
         if not isinstance(exp, dict):

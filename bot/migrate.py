@@ -30,6 +30,16 @@ def head_revision() -> str | None:
     return ScriptDirectory(SCRIPT_LOCATION).get_current_head()
 
 
+def is_newer(revision: str | None) -> bool:
+    """True when the database carries a revision this code does not know: a later release migrated it."""
+    if not revision:
+        return False
+    try:
+        return ScriptDirectory(SCRIPT_LOCATION).get_revision(revision) is None
+    except Exception:  # alembic raises for an unknown id
+        return True
+
+
 def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str | None]:
     """Returns (before, after) revisions; equal when there was nothing to do."""
     before = current_revision(engine)

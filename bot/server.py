@@ -5,16 +5,20 @@
                          (401), then the shape (400), each refusal one log line. With SLACK_APP_TOKEN
                          the app uses Socket Mode instead (outbound WebSocket, no public URL needed),
                          connected in the background: Slack never delays or blocks this server.
-    POST /alertmanager   Alertmanager webhook receiver (bearer or basic auth)
+    POST /alertmanager   Alertmanager webhook receiver (bearer or basic auth); each group goes to
+                         SLACK_ALERTS_CHANNEL and/or TEAMS_ALERTS_CHANNEL
+    POST /api/messages   the Microsoft Teams (Bot Framework) endpoint, bot/teams/endpoint.py: 503 without
+                         TEAMS_APP_ID; with it, every request needs a valid Bot Framework JWT (401)
     GET  /healthz        the process is alive
     GET  /readyz         the database is reachable and its schema at head (503 with why not); in
                          Socket Mode also the Slack connection's state (never a 503 by itself)
     GET  /metrics        the bot's own Prometheus metrics (bot/metrics.py)
 
-Webhook auth is mandatory once the webhook is in use (SLACK_ALERTS_CHANNEL set): the server
-refuses to start without ALERTMANAGER_WEBHOOK_TOKEN or _USER/_PASSWORD, unless
-ALERTMANAGER_WEBHOOK_ALLOW_UNAUTHENTICATED=true says the network is trusted. Without
-SLACK_ALERTS_CHANNEL the route answers 503 naming the missing setting.
+Webhook auth is mandatory once the webhook is in use (SLACK_ALERTS_CHANNEL or TEAMS_ALERTS_CHANNEL
+set): the server refuses to start without ALERTMANAGER_WEBHOOK_TOKEN or _USER/_PASSWORD, unless
+ALERTMANAGER_WEBHOOK_ALLOW_UNAUTHENTICATED=true says the network is trusted. Without either
+channel the route answers 503 naming the missing setting. With Teams configured and no Slack
+setting at all, the server runs Teams only.
 """
 from __future__ import annotations
 
@@ -40,6 +44,8 @@ from bot.slack.identity import SlackIdentities, approver_groups
 from bot.slack.inbound import Refused
 from bot.slack.socket_mode import SocketModeLink
 from bot.slack.surface import SlackSurface, make_client
+from bot.teams.config import TeamsConfig, TeamsConfigError, teams_config
+from bot.teams.endpoint import add_teams
 from tools.intake import AlertGroup, parse_alertmanager
 
 log = logging.getLogger(__name__)
@@ -48,6 +54,7 @@ MAX_BODY = 1024 * 1024          # Alertmanager groups and Slack payloads are far
 WEBHOOK_WAIT = 3.0              # answer with per-alert statuses if intake finishes this fast, else 202
 READY_TIMEOUT = 5.0
 USERGROUP_TTL = 300.0
+TEAMS = "teams"
 TASKS = web.AppKey("background_tasks", set)
 
 
@@ -132,27 +139,47 @@ def check_ready(engine: Any) -> str | None:
         first = str(exc).splitlines()[0] if str(exc) else ""
         return f"database unreachable: {type(exc).__name__}: {first}"[:500]
     head = migrate.head_revision()
-    if current != head:
+    if current != head and not migrate.is_newer(current):
         return f"database schema at {current or 'empty'}, code expects {head}: run `chatops db upgrade`"
+    # A schema newer than this code (the pre-deploy migration of the next release ran first) stays
+    # ready: migrations only add, so the old pods keep serving until the rollout replaces them.
     return None
 
 
-def check_settings(settings: Settings, need_token: bool = True) -> tuple[WebhookAuth, str]:
-    """Refuse configurations that cannot work or would be unsafe; returns the webhook auth and
-    alerts channel. Called before anything slow starts, so a mistake fails in a second."""
-    if need_token and not _secret(settings.slack_bot_token):
-        raise ConfigError("SLACK_BOT_TOKEN is not set")
-    if not _secret(settings.slack_signing_secret) and not _secret(settings.slack_app_token):
-        raise ConfigError("set SLACK_SIGNING_SECRET (HTTP mode, POST /slack/events) or SLACK_APP_TOKEN (Socket Mode)")
+def uses_slack(settings: Settings, teams: TeamsConfig | None) -> bool:
+    """Slack is served unless Teams is configured and no Slack setting is (a Teams-only deployment)."""
+    slack = (_secret(settings.slack_bot_token), _secret(settings.slack_signing_secret),
+             _secret(settings.slack_app_token), settings.slack_alerts_channel, *settings.slack_alert_channels)
+    return teams is None or any(slack)
+
+
+def check_settings(settings: Settings, need_token: bool = True) -> tuple[WebhookAuth, dict[str, str]]:
+    """Refuse configurations that cannot work or would be unsafe; returns the webhook auth and where
+    webhook alert groups go ({platform: channel}). Called before anything slow starts, so a mistake
+    fails in a second."""
+    try:
+        teams = teams_config(settings)
+    except TeamsConfigError as exc:
+        raise ConfigError(str(exc)) from None
+    if uses_slack(settings, teams):
+        if need_token and not _secret(settings.slack_bot_token):
+            raise ConfigError("SLACK_BOT_TOKEN is not set")
+        if not _secret(settings.slack_signing_secret) and not _secret(settings.slack_app_token):
+            raise ConfigError("set SLACK_SIGNING_SECRET (HTTP mode, POST /slack/events) or SLACK_APP_TOKEN "
+                              "(Socket Mode)")
     auth = WebhookAuth.from_settings(settings)
-    alerts_channel = (settings.slack_alerts_channel or "").strip()
-    if alerts_channel and not auth.configured and not auth.open:
-        raise ConfigError("SLACK_ALERTS_CHANNEL enables POST /alertmanager, which needs ALERTMANAGER_WEBHOOK_TOKEN "
-                          "or ALERTMANAGER_WEBHOOK_USER/_PASSWORD (or ALERTMANAGER_WEBHOOK_ALLOW_UNAUTHENTICATED=true "
-                          "on a trusted network)")
-    if auth.configured and not alerts_channel:
-        raise ConfigError("webhook credentials are set but SLACK_ALERTS_CHANNEL is not: where should alerts go?")
-    return auth, alerts_channel
+    # Each platform's alerts channel gets the group as its own incidents (deduplication is per channel).
+    targets = {p: c for p, c in ((PLATFORM, (settings.slack_alerts_channel or "").strip()),
+                                 (TEAMS, teams.alerts_channel if teams else "")) if c}
+    if targets and not auth.configured and not auth.open:
+        raise ConfigError(f"{' and '.join(p.upper() + '_ALERTS_CHANNEL' for p in targets)} enables POST "
+                          "/alertmanager, which needs ALERTMANAGER_WEBHOOK_TOKEN or "
+                          "ALERTMANAGER_WEBHOOK_USER/_PASSWORD (or ALERTMANAGER_WEBHOOK_ALLOW_UNAUTHENTICATED=true on "
+                          "a trusted network)")
+    if auth.configured and not targets:
+        raise ConfigError("webhook credentials are set but SLACK_ALERTS_CHANNEL is not"
+                          + (" (nor TEAMS_ALERTS_CHANNEL)" if teams else "") + ": where should alerts go?")
+    return auth, targets
 
 
 def build_app(settings: Settings, workflow: Any, *, client=None, engine=None,  # noqa: ANN001
@@ -163,19 +190,23 @@ def build_app(settings: Settings, workflow: Any, *, client=None, engine=None,  #
     surface = surface if isinstance(surface, SlackSurface) else None
     if client is None and surface is not None:
         client = surface.client
-    auth, alerts_channel = check_settings(settings, need_token=client is None)
+    auth, targets = check_settings(settings, need_token=client is None)
+    teams = teams_config(settings)
+    slack_on = client is not None or uses_slack(settings, teams)
     signing_secret, app_token = _secret(settings.slack_signing_secret), _secret(settings.slack_app_token)
-    if client is None:
+    if client is None and slack_on:
         client = make_client(_secret(settings.slack_bot_token), settings.slack_api_url)
-    if auth.open and alerts_channel:
+    if auth.open and targets:
         log.warning("POST /alertmanager accepts UNAUTHENTICATED requests "
                     "(ALERTMANAGER_WEBHOOK_ALLOW_UNAUTHENTICATED=true): anyone who reaches this port can open "
                     "incidents")
 
-    identities = SlackIdentities(client, approver_groups(settings.approvers_medium, settings.approvers_high,
-                                                         settings.approvers_critical), ttl=USERGROUP_TTL)
-    bolt = create_bolt_app(workflow, client=client, signing_secret=signing_secret or None,
-                           alert_channels=settings.slack_alert_channels, identities=identities, surface=surface)
+    bolt = None
+    if slack_on:  # a Teams-only deployment has no Slack app
+        identities = SlackIdentities(client, approver_groups(settings.approvers_medium, settings.approvers_high,
+                                                             settings.approvers_critical), ttl=USERGROUP_TTL)
+        bolt = create_bolt_app(workflow, client=client, signing_secret=signing_secret or None,
+                               alert_channels=settings.slack_alert_channels, identities=identities, surface=surface)
     engine = engine if engine is not None else _engine_of(workflow)
 
     slack = SocketModeLink(bolt, app_token, client) if app_token else None
@@ -205,8 +236,9 @@ def build_app(settings: Settings, workflow: Any, *, client=None, engine=None,  #
         return await to_aiohttp_response(response)
 
     async def alertmanager(request: web.Request) -> web.Response:
-        if not alerts_channel:
-            return _error(503, "alert webhook disabled: set SLACK_ALERTS_CHANNEL and webhook credentials")
+        if not targets:
+            return _error(503, "alert webhook disabled: set SLACK_ALERTS_CHANNEL (or TEAMS_ALERTS_CHANNEL) and "
+                               "webhook credentials")
         if not auth.check(request.headers.get("Authorization")):
             return web.json_response({"error": "missing or wrong credentials"}, status=401,
                                      headers={"WWW-Authenticate": 'Bearer realm="alertmanager"'})
@@ -219,9 +251,7 @@ def build_app(settings: Settings, workflow: Any, *, client=None, engine=None,  #
         group = parse_alertmanager(payload)
         if not isinstance(group, AlertGroup):
             return _error(422, f"not an Alertmanager alert group: {group.reason}")
-        work = asyncio.ensure_future(workflow.on_alert_group(group, platform=PLATFORM, channel=alerts_channel,
-                                                             thread=None, source="alertmanager",
-                                                             actor="alertmanager"))
+        work = asyncio.ensure_future(_to_every_channel(workflow, group, targets))
         app[TASKS].add(work)
         work.add_done_callback(app[TASKS].discard)
         work.add_done_callback(_log_failure)
@@ -231,7 +261,9 @@ def build_app(settings: Settings, workflow: Any, *, client=None, engine=None,  #
         if work.exception() is not None:  # e.g. database down: 500 makes Alertmanager retry
             exc = work.exception()
             return _error(500, f"alert intake failed: {type(exc).__name__}")
-        return web.json_response({"status": "ok", "alerts": len(group.alerts), "results": work.result()})
+        results = work.result()
+        return web.json_response({"status": "ok", "alerts": len(group.alerts), "results": next(iter(results.values())),
+                                  **({"platforms": results} if len(results) > 1 else {})})
 
     async def healthz(request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
@@ -253,6 +285,7 @@ def build_app(settings: Settings, workflow: Any, *, client=None, engine=None,  #
     if signing_secret:
         app.router.add_post("/slack/events", slack_events)
     app.router.add_post("/alertmanager", alertmanager)
+    add_teams(app, teams, settings, workflow, read_body=_read_body, refuse=_refuse)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics.metrics_response)
@@ -311,6 +344,13 @@ def _for_bolt(body: bytes, headers: dict[str, str]) -> tuple[str, dict[str, str]
         return text, headers
     headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}
     return json.dumps(form), {**headers, "Content-Type": "application/json"}
+
+
+async def _to_every_channel(workflow: Any, group: AlertGroup, targets: dict[str, str]) -> dict[str, list[str]]:
+    """The group's statuses per platform; each alerts channel gets its own incidents."""
+    return {platform: await workflow.on_alert_group(group, platform=platform, channel=channel, thread=None,
+                                                    source="alertmanager", actor="alertmanager")
+            for platform, channel in targets.items()}
 
 
 def _log_failure(task: asyncio.Future) -> None:

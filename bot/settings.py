@@ -84,6 +84,18 @@ class Settings(BaseSettings):
     slack_api_url: str | None = Field(None, description="Override the Slack Web API base URL (proxies, tests), e.g. http://127.0.0.1:8099/api/.")
     slack_alert_channels: CsvList = Field((), description="Comma-separated Slack channel IDs whose messages from alerting bots (Alertmanager, Grafana, PagerDuty...) are diagnosed automatically in the alert's thread. Human messages there are never treated as alerts.")
     slack_alerts_channel: str | None = Field(None, description="Slack channel ID where alert groups received on POST /alertmanager are posted and diagnosed.")
+
+    # Microsoft Teams (bot/teams): POST /api/messages on the same server
+    teams_app_id: str | None = Field(None, description="Microsoft App ID of the Azure Bot (its Entra app registration, or the user-assigned managed identity's client id). Unset: POST /api/messages is off. Set: every request must carry a valid Bot Framework JWT for this app id.")
+    teams_app_password: SecretStr | None = Field(None, description="Client secret of the bot's app registration (MultiTenant, SingleTenant); not used with UserAssignedMSI.")
+    teams_app_type: str = Field("MultiTenant", pattern="^(MultiTenant|SingleTenant|UserAssignedMSI)$", description="The Azure Bot's app type: MultiTenant, SingleTenant (needs TEAMS_TENANT_ID) or UserAssignedMSI (managed identity; needs TEAMS_TENANT_ID).")
+    teams_tenant_id: str | None = Field(None, description="Entra tenant id of the bot (SingleTenant, UserAssignedMSI).")
+    teams_alert_channels: CsvList = Field((), description="Comma-separated Teams conversation ids (19:…@thread.tacv2) whose alert posts by other bots, connectors and workflows are diagnosed automatically in the post's reply chain. Human messages there are never treated as alerts.")
+    teams_alerts_channel: str | None = Field(None, description="Teams channel conversation id where alert groups received on POST /alertmanager are posted and diagnosed; with SLACK_ALERTS_CHANNEL also set, each platform gets the group as its own incidents.")
+    teams_openid_metadata_url: str | None = Field(None, description="Override the Bot Framework OpenID metadata URL that inbound tokens are checked against (proxies, tests); default https://login.botframework.com/v1/.well-known/openidconfiguration.")
+    teams_login_url: str | None = Field(None, description="Override the Entra login authority host the bot's own tokens come from (proxies, tests), e.g. https://login.microsoftonline.com; the tenant is appended.")
+    teams_graph_url: str | None = Field(None, description="Override the Microsoft Graph base URL used to read approvers' group membership (proxies, tests); default https://graph.microsoft.com.")
+    teams_allow_unauthenticated: bool = Field(False, description="Accept POST /api/messages without a Bot Framework token, for the local Bot Framework Emulator only; allowed only while TEAMS_APP_ID is unset, and logged as a warning at start.")
     alertmanager_webhook_token: SecretStr | None = Field(None, description="Bearer token Alertmanager must send to POST /alertmanager (http_config.authorization.credentials).")
     alertmanager_webhook_user: str | None = Field(None, description="Basic-auth user accepted on POST /alertmanager (with ALERTMANAGER_WEBHOOK_PASSWORD).")
     alertmanager_webhook_password: SecretStr | None = Field(None, description="Basic-auth password accepted on POST /alertmanager.")
@@ -103,6 +115,7 @@ class Settings(BaseSettings):
 
     @field_validator("kube_namespace_allowlist", "redact_extra_patterns", "approvers_medium", "approvers_high",
                      "approvers_critical", "risk_overrides", "slack_alert_channels", "evidence_link_hosts",
+                     "teams_alert_channels",
                      mode="before")
     @classmethod
     def _csv(cls, v: object) -> object:

@@ -34,6 +34,8 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
+from tests.loop_thread import ServerThread
+
 DEFAULT_TOKEN = "xoxb-fake-token"
 _ID_LIKE = re.compile(r"^[A-Z][A-Z0-9]{2,}$")
 # Pseudo-method names under which the non-API endpoints are recorded and can be failed.
@@ -155,9 +157,8 @@ class FakeSlack:
         self._latency: dict[str | None, float] = {None: latency}
         self._ts = 1_700_000_000_000_000
         self._lock = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
-        self._thread: threading.Thread | None = None
+        self._server: ServerThread | None = None
         self._handlers: dict[str, Callable[[dict], dict]] = {
             "auth.test": self._auth_test,
             "chat.postMessage": self._post_message,
@@ -184,35 +185,12 @@ class FakeSlack:
         return self.root + "api/"
 
     def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        if self._thread is not None:
+        if self._server is not None:
             return self.url
-        ready = threading.Event()
-        errors: list[BaseException] = []
-
-        def run() -> None:
-            loop = asyncio.new_event_loop()
-            self._loop = loop
-            asyncio.set_event_loop(loop)
-            try:
-                loop.run_until_complete(self._serve(host, port))
-            except BaseException as exc:  # surfaced to start()'s caller
-                errors.append(exc)
-                ready.set()
-                return
-            ready.set()
-            loop.run_forever()
-            loop.run_until_complete(self._runner.cleanup())
-            loop.close()
-
-        self._thread = threading.Thread(target=run, name="fake-slack", daemon=True)
-        self._thread.start()
-        ready.wait(10)
-        if errors or self.root is None:
-            self._thread = None
-            raise RuntimeError(f"FakeSlack failed to start: {errors[0] if errors else 'timeout'}")
+        self._server = ServerThread("fake-slack").start(lambda: self._serve(host, port))
         return self.url
 
-    async def _serve(self, host: str, port: int) -> None:
+    async def _serve(self, host: str, port: int) -> web.AppRunner:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/upload/v1/{file_id}", self._upload)
@@ -224,14 +202,13 @@ class FakeSlack:
         await site.start()
         bound = self._runner.addresses[0]
         self.root = f"http://{host}:{bound[1]}/"
+        return self._runner
 
     def stop(self) -> None:
-        if self._thread is None or self._loop is None:
+        if self._server is None:
             return
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-        self._thread = None
-        self._loop = None
+        self._server.stop()
+        self._server = None
         self.root = None
 
     def __enter__(self) -> "FakeSlack":

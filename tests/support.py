@@ -1,6 +1,7 @@
 """Helpers shared by tests: free ports, binary discovery, CI-strict skipping, optional datasets."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -21,7 +22,7 @@ def process_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     """A child process's environment: this checkout's code first on PYTHONPATH (an editable install may
     point at another copy), a fresh DATA_DIR, no kubeconfig, and none of the caller's bot settings."""
     keep = {k: v for k, v in os.environ.items()
-            if not k.startswith(("SLACK_", "ALERTMANAGER_", "DATABASE_URL", "ANTHROPIC_", "APPROVERS_", "AGENT_ENGINE",
+            if not k.startswith(("SLACK_", "TEAMS_", "ALERTMANAGER_", "DATABASE_URL", "ANTHROPIC_", "APPROVERS_", "AGENT_ENGINE",
                                  "RISK_OVERRIDES", "LOG_LEVEL", "KUBECONFIG", "PROMETHEUS_URL", "OPENSEARCH_URL"))}
     path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
     return {**keep, "PYTHONPATH": path, "DATA_DIR": str(tmp_path / "data"),
@@ -62,3 +63,13 @@ def dataset(*parts: str) -> Path:
     p = DATASETS.joinpath(*parts)
     need(p.exists(), datasets.missing(p), required=datasets.required(), why=f"({datasets.REQUIRE_VAR}=1)")
     return p
+
+
+def check_golden(path: Path, got: object) -> None:
+    """`got` must equal the JSON golden file at `path`; UPDATE_GOLDENS=1 rewrites the file first
+    (after an intended change: review the diff before committing it)."""
+    if os.environ.get("UPDATE_GOLDENS"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(got, indent=2, ensure_ascii=False) + "\n")
+    assert path.exists(), f"missing golden {path}; run with UPDATE_GOLDENS=1"
+    assert got == json.loads(path.read_text()), f"{path.name} differs from {path} (UPDATE_GOLDENS=1 if intended)"

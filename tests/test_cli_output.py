@@ -40,7 +40,9 @@ def test_diagnose_prints_only_the_diagnosis(tmp_path):
     verbose = run_chatops(tmp_path, "diagnose", "--scenario", str(BUNDLE), "--json", "--no-knowledge",
                           LOG_LEVEL="DEBUG")
     assert verbose.returncode == 0, verbose.stderr
-    assert "INFO opensearch: POST" in verbose.stderr and "INFO drain3.template_miner" in verbose.stderr
+    # Library INFO lines do come back at DEBUG (Drain3's own miner wrapper is no longer used, so only
+    # the client libraries speak).
+    assert "INFO opensearch: POST" in verbose.stderr and "INFO alembic.runtime.migration" in verbose.stderr
 
 
 def test_closed_stdout_exits_quietly_with_sigpipe_status(tmp_path):

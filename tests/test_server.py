@@ -152,3 +152,22 @@ async def test_slack_route_absent_in_socket_mode_only(fake):
     assert "/slack/events" not in {r.resource.canonical for r in app.router.routes()}
     http = build_app(settings(), RecordingWorkflow({}))
     assert "/slack/events" in {r.resource.canonical for r in http.router.routes()}
+
+
+async def test_readyz_during_an_upgrade(migrated, tmp_path, fake):
+    """Behind the code: not ready (run the migration). Ahead of it (the next release's pre-deploy
+    migration ran first): still ready, so the old pods keep serving through the rollout."""
+    from sqlalchemy import text
+
+    from bot import migrate
+
+    engine, _ = migrated
+    wf = RecordingWorkflow({})
+    s = settings(slack_api_url=fake.url)
+    with engine.begin() as c:
+        c.execute(text("UPDATE alembic_version SET version_num = '9999_from_a_later_release'"))
+    assert await _get(build_app(s, wf, engine=engine), "/readyz") == (200, {"ready": True})
+    with engine.begin() as c:
+        c.execute(text("UPDATE alembic_version SET version_num = '0003_scope'"))
+    status, body = await _get(build_app(s, wf, engine=engine), "/readyz")
+    assert status == 503 and "schema at 0003_scope" in body["reason"] and migrate.head_revision() in body["reason"]

@@ -6,7 +6,6 @@ UPDATE_GOLDENS=1 .venv/bin/pytest tests/test_slack_blocks.py
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import replace
 from datetime import datetime, timezone
 
@@ -17,7 +16,7 @@ from agents.diagnosis import Diagnosis, Evidence, SimilarIncident, TimelineEntry
 from bot.remediation import ProposalView, confirm_text
 from bot.slack import blocks as bk
 from bot.workflow.surface import DiagnosisPost, ProgressView
-from tests.support import REPO
+from tests.support import REPO, check_golden
 
 GOLDEN = REPO / "tests" / "golden" / "slack"
 EXPIRES = datetime(2025, 3, 4, 10, 30, tzinfo=timezone.utc)
@@ -96,13 +95,7 @@ def validate(blocks: list[dict]) -> None:
 def test_golden(name):
     text, blocks = CASES[name]()
     validate(blocks)
-    got = {"text": text, "blocks": blocks}
-    path = GOLDEN / f"{name}.json"
-    if os.environ.get("UPDATE_GOLDENS"):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(got, indent=2, ensure_ascii=False) + "\n")
-    assert path.exists(), f"missing golden {path}; run with UPDATE_GOLDENS=1"
-    assert got == json.loads(path.read_text()), f"{name} differs from {path} (UPDATE_GOLDENS=1 if intended)"
+    check_golden(GOLDEN / f"{name}.json", {"text": text, "blocks": blocks})
 
 
 def _buttons(blocks: list[dict]) -> dict[str, list[dict]]:

@@ -1,4 +1,4 @@
-"""`chatops serve [--host H] [--port P]`: the Slack bot and the Alertmanager webhook (bot/server.py).
+"""`chatops serve [--host H] [--port P]`: the Slack and Teams bot and the Alertmanager webhook (bot/server.py).
 
 Settings are checked first (a bad configuration fails in a second with one line naming the
 setting); then the database, the data sources, the Workflow and the aiohttp server start. On
@@ -18,7 +18,7 @@ DRAIN_SECONDS = 20.0  # PaaS platforms allow ~30 s between SIGTERM and SIGKILL
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("serve", help="run the Slack bot and the Alertmanager webhook (HTTP server)")
+    p = sub.add_parser("serve", help="run the Slack and Teams bot and the Alertmanager webhook (HTTP server)")
     p.add_argument("--host", default=None, help="listen address (default HOST, 127.0.0.1)")
     p.add_argument("--port", type=int, default=None, help="listen port (default PORT, 3000)")
     p.set_defaults(func=cmd_serve)
@@ -47,19 +47,26 @@ async def _serve(settings, host: str, port: int) -> int:  # noqa: ANN001
     from bot.context import get_engine
     from bot.jobs.setup import jobs_from_settings, periodic_schedule
     from bot.looplag import settle_startup
-    from bot.server import build_app
+    from bot.server import build_app, uses_slack
     from bot.slack.surface import SlackSurface, make_client
+    from bot.teams.config import teams_config
+    from bot.teams.wiring import teams_surface
     from bot.workflow.build import build_workflow
 
     runtime = await asyncio.to_thread(settings_runtime, settings)
     for note in runtime.notes:
         log.info("%s", note)
-    client = make_client(settings.slack_bot_token.get_secret_value().strip(), settings.slack_api_url)
+    surfaces: dict = {}
+    if uses_slack(settings, teams_config(settings)):  # else a Teams-only deployment
+        surfaces["slack"] = SlackSurface(make_client(settings.slack_bot_token.get_secret_value().strip(),
+                                                     settings.slack_api_url))
+    if (teams := teams_surface(settings)) is not None:
+        surfaces["teams"] = teams
     jobs = jobs_from_settings(settings, get_engine().dialect.name)
     # On the embedded default this process also runs the jobs (and the periodic tasks); with
     # Procrastinate it only enqueues, and `chatops worker` processes run them.
     local = jobs.name == "local"
-    workflow = build_workflow(settings, runtime, {"slack": SlackSurface(client)}, jobs,
+    workflow = build_workflow(settings, runtime, surfaces, jobs,
                               periodic=periodic_schedule(settings) if local else None)
     from bot import metrics as bot_metrics
     from bot.jobs.setup import queue_probe
@@ -79,7 +86,9 @@ async def _serve(settings, host: str, port: int) -> int:  # noqa: ANN001
         await site.start()
         workflow.start()
         mode = "Socket Mode" if settings.slack_app_token else "POST /slack/events"
-        print(f"chatops serving on http://{host}:{port} (Slack via {mode}; POST /alertmanager, GET /healthz, "
+        chats = ([f"Slack via {mode}"] if "slack" in surfaces else []) + \
+            (["Teams via POST /api/messages"] if "teams" in surfaces else [])
+        print(f"chatops serving on http://{host}:{port} ({'; '.join(chats)}; POST /alertmanager, GET /healthz, "
               "GET /readyz)", flush=True)
         await stop.wait()
         log.info("shutting down: waiting up to %.0fs for running jobs", DRAIN_SECONDS)

@@ -4,7 +4,8 @@ With Procrastinate (PostgreSQL) any number of worker processes share the queue; 
 the periodic tasks, and Procrastinate's per-period unique row makes each period run once. On the
 embedded default (our jobs table) the worker runs the same in-process runner `chatops serve` runs,
 for deployments that want diagnoses off the web process. Workers post into chat with the same
-credentials as the web process, so SLACK_BOT_TOKEN must be set for Slack threads.
+credentials as the web process, so SLACK_BOT_TOKEN must be set for Slack threads, and TEAMS_APP_ID
+(with TEAMS_APP_PASSWORD, or a managed identity) for Teams threads.
 """
 from __future__ import annotations
 
@@ -33,6 +34,12 @@ def cmd_worker(args: argparse.Namespace) -> int:
     settings = get_settings()
     if args.concurrency is not None and args.concurrency < 1:
         raise UserError("--concurrency must be at least 1")
+    from bot.teams.config import TeamsConfigError, teams_config
+
+    try:
+        teams_config(settings)
+    except TeamsConfigError as exc:
+        raise UserError(str(exc)) from None
     ensure_schema(get_engine())
     return asyncio.run(_work(settings, args.concurrency or settings.session_concurrency))
 
@@ -44,6 +51,10 @@ def surfaces_from_settings(settings) -> dict:  # noqa: ANN001
         from bot.slack.surface import SlackSurface, make_client
 
         surfaces["slack"] = SlackSurface(make_client(token, settings.slack_api_url))
+    from bot.teams.wiring import teams_surface
+
+    if (teams := teams_surface(settings)) is not None:  # posts from the stored conversation references
+        surfaces["teams"] = teams
     return surfaces
 
 
@@ -64,7 +75,8 @@ async def _work(settings, concurrency: int) -> int:  # noqa: ANN001
     await settle_startup(*(("agents.anthropic.engine",) if settings.anthropic_api_key else ()))
     surfaces = surfaces_from_settings(settings)
     if not surfaces:
-        log.warning("no chat surface configured (SLACK_BOT_TOKEN unset): jobs for chat threads will fail")
+        log.warning("no chat surface configured (SLACK_BOT_TOKEN and TEAMS_APP_ID unset): jobs for chat threads "
+                    "will fail")
     periodic = periodic_schedule(settings)
     settings_concurrency = settings.model_copy(update={"session_concurrency": concurrency})
     workflow = build_workflow(settings_concurrency, runtime, surfaces, jobs,

@@ -62,13 +62,19 @@ def choice_line(view: Any, approve_no: int, reject_no: int) -> str:
             f"[{reject_no}] Reject")
 
 
+def approver_label(key: str) -> str:
+    """An approval's actor key (`slack:U0BOB`) as `U0BOB (slack)`: who, and on which platform they approved."""
+    platform, sep, user = key.partition(":")
+    return f"{user} ({platform})" if sep and user else key
+
+
 def allowed_line(view: Any, allowed: Iterable[str], forbid_self: bool) -> str:
     who = ", ".join(sorted(allowed)) or "nobody (configure APPROVERS_*)"
     parts = [f"allowed: {who}"]
     if view.requested_by:
         parts.append(f"requested by {view.requested_by}" + (" (may not approve it)" if forbid_self else ""))
     if view.approvers:
-        parts.append(f"approved so far by {', '.join(view.approvers)}")
+        parts.append(f"approved so far by {', '.join(approver_label(a) for a in view.approvers)}")
     return " · ".join(parts)
 
 

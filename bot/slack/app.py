@@ -21,8 +21,6 @@
 """
 from __future__ import annotations
 
-import asyncio
-
 import logging
 import re
 from collections import OrderedDict
@@ -32,6 +30,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.background import Background
 from bot.slack.blocks import APPROVE, REJECT, esc
 from bot.slack.identity import SlackIdentities
 from bot.slack.inbound import Handled
@@ -75,26 +74,6 @@ class _Seen:
         return True
 
 
-class _Intake:
-    """Bounded background work started by requests; holds references so tasks are not collected."""
-
-    def __init__(self, concurrency: int):
-        self.sem = asyncio.Semaphore(concurrency)
-        self.tasks: set[asyncio.Task] = set()
-
-    def submit(self, coro) -> None:  # noqa: ANN001
-        async def run() -> None:
-            async with self.sem:
-                try:
-                    await coro
-                except Exception:
-                    log.exception("background intake failed")
-
-        task = asyncio.get_running_loop().create_task(run())
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
-
-
 def _is_bot(message: dict) -> bool:
     return bool(message.get("bot_id")) or message.get("subtype") == "bot_message"
 
@@ -121,7 +100,7 @@ def create_bolt_app(workflow: Any, *, client: AsyncWebClient, signing_secret: st
                    ignoring_self_events_enabled=True, request_verification_enabled=False)
     alert_channels = frozenset(alert_channels)
     seen = _Seen()
-    intake = _Intake(concurrency=4)
+    intake = Background(concurrency=4)
 
     async def tell(channel: str, user: str, text: str, thread: str | None = None) -> None:
         try:

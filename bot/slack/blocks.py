@@ -15,6 +15,7 @@ from typing import Any, Iterable
 from agents.diagnosis import Diagnosis
 from bot.evidence_links import safe_url
 from bot.remediation.views import confirm_text
+from bot.workflow.progress import progress_text
 from bot.workflow.surface import DiagnosisPost, ProgressView
 from tools.taxonomy import CATEGORY_DESCRIPTIONS
 
@@ -111,14 +112,7 @@ def bullet_sections(title: str, bullets: list[str], max_blocks: int, more_hint: 
 # ---- progress -------------------------------------------------------------------------------
 
 def progress(view: ProgressView) -> tuple[str, list[dict]]:
-    label = esc(view.label)
-    if view.done:
-        text = f":white_check_mark: Investigation finished · {label}"
-    elif view.step <= 0:
-        text = f":hourglass_flowing_sand: Investigating… {label}"
-    else:
-        of = f" of {view.total}" if view.total else ""
-        text = f":hourglass_flowing_sand: Investigating… step {view.step}{of} · {label}"
+    text = progress_text(view, esc(view.label), ":hourglass_flowing_sand:", ":white_check_mark:")
     blocks = [section(text, "progress")]
     if view.incident_id:
         blocks.append(context(f"incident `{esc(view.incident_id)}`", "progress_context"))

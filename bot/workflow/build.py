@@ -21,7 +21,8 @@ def build_workflow(settings: Any, runtime: Any, surfaces: dict[str, Any], jobs: 
         return await asyncio.to_thread(build)
 
     policy = ApprovalPolicy.from_settings(settings)
-    alerts = {"slack": settings.slack_alerts_channel} if settings.slack_alerts_channel else {}
+    alerts = {p: c for p, c in (("slack", settings.slack_alerts_channel), ("teams", settings.teams_alerts_channel))
+              if c}
     return Workflow(get_sessionmaker(), surfaces, sources, engine_settings(settings), runtime.executor, jobs=jobs,
                     concurrency=settings.session_concurrency, periodic=periodic, policy=policy,
                     reconcile_after=settings.reconcile_executing_after_seconds,

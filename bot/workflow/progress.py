@@ -73,3 +73,13 @@ class ProgressTracer:
             await self.surface.update_progress(self.ref, replace(self.view))
         except Exception:
             log.debug("final progress update failed", exc_info=True)
+
+
+def progress_text(view: ProgressView, label: str, running: str, finished: str) -> str:
+    """The progress line every chat surface shows, with its own emoji and its own escaping of `label`."""
+    if view.done:
+        return f"{finished} Investigation finished · {label}"
+    if view.step <= 0:
+        return f"{running} Investigating… {label}"
+    of = f" of {view.total}" if view.total else ""
+    return f"{running} Investigating… step {view.step}{of} · {label}"

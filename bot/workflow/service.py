@@ -174,9 +174,10 @@ class Workflow:
 
     # ---- /diagnose ------------------------------------------------------------------------
     async def on_command(self, text: str, *, platform: str, channel: str, user: str,
-                         request_id: str | None = None) -> str | None:
+                         request_id: str | None = None, thread: str | None = None) -> str | None:
         """The reply for the user, or None. `request_id` (Slack's trigger_id) makes a replay of the same
-        request open nothing, across processes: it is stored under a unique constraint."""
+        request open nothing, across processes: it is stored under a unique constraint. With `thread`
+        (a Teams mention inside a reply chain) the investigation is answered in that thread."""
         text = redact((text or "").strip())  # before it is stored, posted back or handed to a model
         if not text:
             return USAGE
@@ -189,7 +190,7 @@ class Workflow:
         announce = f"Investigating `{text}` (requested by {user})…"
 
         def enqueue(s: Session, inc: Any) -> None:  # in the incident's own transaction
-            self.jobs.enqueue(s, "diagnose", _job_args(inc.id, trigger, platform, channel, None, announce),
+            self.jobs.enqueue(s, "diagnose", _job_args(inc.id, trigger, platform, channel, thread, announce),
                               key=f"diagnose:{inc.id}")
 
         incident_id = await asyncio.to_thread(open_command_incident, self.factory, text, platform=platform,
@@ -234,6 +235,9 @@ class Workflow:
         if thread is None:
             ref = await surface.post_text(channel, args.get("announce") or f"Investigating incident {incident_id}…")
             thread = ref.ts
+            await asyncio.to_thread(set_thread, self.factory, incident_id, thread)
+        elif state.thread_ref is None and args.get("announce"):  # a command asked inside a thread
+            await surface.post_text(channel, args["announce"], thread=thread)
             await asyncio.to_thread(set_thread, self.factory, incident_id, thread)
         if state.unposted:  # diagnosed, then the process died before posting: post what was recorded
             await self._post_recorded(incident_id, state.unposted, platform, channel, thread)

@@ -154,6 +154,9 @@ class RemediationProposal(Base):
     # Added in 0006: {"platform", "channel", "ts", "thread"} of the chat message carrying its buttons,
     # plus "pending": "expired" while the expiry sweep still owes that message its edit.
     message_ref: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    # 0008: after execution, whether the incident's alert resolved within INCIDENT_EFFECTIVE_MINUTES.
+    effective: Mapped[bool | None] = mapped_column(Boolean)
+    effective_checked_at: Mapped[datetime | None] = mapped_column(TS)
 
     approvals: Mapped[list[Approval]] = relationship(back_populates="proposal", order_by="Approval.id")
 
@@ -207,6 +210,41 @@ class Job(Base):
 
     __table_args__ = (Index("ix_jobs_status_run_after", "status", "run_after"),
                       Index("uq_jobs_dedupe_key", "dedupe_key", unique=True))
+
+
+class Feedback(Base):
+    """A person's verdict on a diagnosis (0008): right, or wrong with the real category and a note."""
+    __tablename__ = "feedback"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    diagnosis_id: Mapped[str] = mapped_column(ForeignKey("diagnoses.id"))
+    incident_id: Mapped[str | None] = mapped_column(ForeignKey("incidents.id"), index=True)
+    actor: Mapped[str] = mapped_column(String(200))       # platform:user, as approvals record it
+    platform: Mapped[str] = mapped_column(String(20))
+    verdict: Mapped[str] = mapped_column(String(10))      # right | wrong
+    category: Mapped[str | None] = mapped_column(String(50))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(TS, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(TS, default=utcnow)
+
+    __table_args__ = (Index("uq_feedback_diagnosis_actor", "diagnosis_id", "actor", unique=True),)
+
+
+class Digest(Base):
+    """One weekly digest per ISO week and channel (0008); the unique key makes posting idempotent."""
+    __tablename__ = "digests"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    week: Mapped[str] = mapped_column(String(10))         # 2026-W49
+    platform: Mapped[str] = mapped_column(String(20))
+    channel: Mapped[str] = mapped_column(String(300))
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending | posted | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    content: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    message_ref: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(TS, default=utcnow)
+    posted_at: Mapped[datetime | None] = mapped_column(TS)
+
+    __table_args__ = (Index("uq_digests_week_channel", "week", "platform", "channel", unique=True),)
 
 
 class AuditEntry(Base):

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from tools.taxonomy import ACTIONS, CATEGORIES
 
@@ -42,6 +43,14 @@ class SimilarIncident(BaseModel):
     action: str | None = Field(None, description="action that worked for it, if any")
 
 
+class RuledOut(BaseModel):
+    """A hypothesis weighed and rejected: kept apart from the evidence for the answer."""
+    model_config = ConfigDict(extra="ignore")
+    category: str = Field(description="the category considered")
+    component: str | None = Field(None, description="the workload or node it was about")
+    reason: str = Field(description="why it was ruled out, one sentence")
+
+
 class ProposedAction(BaseModel):
     model_config = ConfigDict(extra="ignore")
     action_type: ActionType
@@ -53,17 +62,41 @@ class ProposedAction(BaseModel):
     risk: Risk = "MEDIUM"
 
 
+class ModelCost(BaseModel):
+    """What the model used for one answer: set by the session, never by the model (so it is left out
+    of the submit_diagnosis schema). Tokens count what the model processed afresh; cache reads apart."""
+    model_config = ConfigDict(extra="ignore", protected_namespaces=())
+    model: str
+    input_tokens: int = 0  # uncached input
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    usd: float | None = None  # None: the model has no price (self-hosted, unknown): tokens only
+
+    @property
+    def tokens(self) -> int:
+        return self.input_tokens + self.cache_write_tokens + self.output_tokens
+
+    def line(self) -> str:
+        cached = f" (+{self.cache_read_tokens:,} read from cache)" if self.cache_read_tokens else ""
+        usd = f" · ${self.usd:.4f}" if self.usd is not None else " · no price known"
+        return f"{self.model}: {self.tokens:,} tokens{cached}{usd}"
+
+
 class Diagnosis(BaseModel):
     model_config = ConfigDict(extra="ignore")
     category: Category
     component: str | None = Field(None, description="the culprit workload (deployment/job name), or node name for node causes")
     summary: str = Field(description="1-3 sentences: cause, impact, what to do", max_length=1200)
     confidence: float = Field(ge=0.0, le=1.0)
-    evidence: list[Evidence] = Field(default_factory=list)
+    evidence: list[Evidence] = Field(default_factory=list, description="findings supporting the answer only")
+    ruled_out: list[RuledOut] = Field(default_factory=list,
+                                      description="hypotheses considered and ruled out, each with why")
     timeline: list[TimelineEntry] = Field(default_factory=list)
     similar_incidents: list[SimilarIncident] = Field(default_factory=list)
     proposals: list[ProposedAction] = Field(default_factory=list)
     unavailable_sources: list[str] = Field(default_factory=list, description="sources that could not be used, with why")
+    cost: SkipJsonSchema[ModelCost | None] = None
 
     @field_validator("summary")
     @classmethod

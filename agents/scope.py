@@ -29,11 +29,17 @@ NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 # Alert labels that name a workload, with the kind they name (None: any workload kind).
 _WORKLOAD_LABELS: tuple[tuple[str, str | None], ...] = (
     ("deployment", "Deployment"), ("statefulset", "StatefulSet"), ("daemonset", "DaemonSet"),
-    ("cronjob", "CronJob"), ("job_name", "Job"), ("replicaset", "ReplicaSet"), ("workload", None),
-    ("app_kubernetes_io_name", None), ("app", None), ("service", None))
+    ("cronjob", "CronJob"), ("job_name", "Job"), ("replicaset", "ReplicaSet"),
+    # Datadog's Kubernetes tags and OpenTelemetry's k8s.* attributes, as labels
+    ("kube_deployment", "Deployment"), ("kube_stateful_set", "StatefulSet"), ("kube_daemon_set", "DaemonSet"),
+    ("kube_cronjob", "CronJob"), ("kube_job", "Job"), ("k8s_deployment_name", "Deployment"),
+    ("k8s_statefulset_name", "StatefulSet"), ("k8s_daemonset_name", "DaemonSet"), ("k8s_cronjob_name", "CronJob"),
+    ("k8s_job_name", "Job"), ("workload", None), ("app_kubernetes_io_name", None), ("app", None), ("service", None),
+    ("kube_service", None))
 _WORKLOAD_TYPE = {"deployment": "Deployment", "statefulset": "StatefulSet", "daemonset": "DaemonSet",
                   "cronjob": "CronJob", "job": "Job", "replicaset": "ReplicaSet"}
-_NODE_LABELS = ("node", "kubernetes_node", "nodename", "k8s_node_name", "exported_node")
+_NODE_LABELS = ("node", "kubernetes_node", "nodename", "k8s_node_name", "exported_node", "kube_node")
+_IP = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
 # <deployment>-<pod-template-hash>-<5>: only used when the Kubernetes API cannot answer.
 _DEPLOY_POD = re.compile(r"^(?P<w>[a-z0-9][a-z0-9-]*?)-(?=[a-z0-9]*\d)[a-z0-9]{6,10}-[a-z0-9]{5}$")
 
@@ -52,6 +58,9 @@ class TriggerScope:
     pods: frozenset[str] = frozenset()
     nodes: frozenset[str] = frozenset()
     basis: str = ""                                       # how it was computed, for the thread and audit
+    # Workloads the text names in several namespaces (namespace, kind, name): where to look, never
+    # what to act on (an engine's investigation may start there; refusal() ignores them).
+    mentioned: frozenset[tuple[str, str, str]] = frozenset()
     namespace_allowlist: tuple[str, ...] = ()
     risk_overrides: dict[str, str] = field(default_factory=dict)
 
@@ -132,8 +141,9 @@ def trigger_hints(trigger: Trigger) -> tuple[str | None, list[Hint], set[str], l
 
 
 async def _lookup(registry: ToolRegistry, words: list[str], namespace: str | None,
-                  notes: list[str]) -> tuple[str | None, list[Hint]]:
-    """Workloads named by the trigger's words, if they sit in one namespace (or the given one)."""
+                  notes: list[str], mentioned: set[tuple[str, str, str]] | None = None) -> tuple[str | None, list[Hint]]:
+    """Workloads named by the trigger's words, if they sit in one namespace (or the given one); the
+    matches across several namespaces go to `mentioned`."""
     if not words or registry.get("k8s_find") is None:
         return namespace, []
     result = await registry.run("k8s_find", {"names": words[:50]})
@@ -149,8 +159,31 @@ async def _lookup(registry: ToolRegistry, words: list[str], namespace: str | Non
     if len(spaces) > 1:
         notes.append("the names match workloads in several namespaces (" + ", ".join(sorted(spaces))
                      + "); name it as namespace/name")
+        if mentioned is not None:
+            mentioned.update((m["namespace"], m["kind"], m["name"]) for m in matches)
         return namespace, []
     return (namespace or next(iter(spaces), None)), [Hint(m["name"], m["kind"]) for m in matches]
+
+
+async def _nodes_named(registry: ToolRegistry, trigger: Trigger, words: list[str], notes: list[str]) -> set[str]:
+    """The node a node-level alert is about when no label names it: node-exporter's `instance`
+    (IP:port) matched against the nodes' addresses, or a word of the text that is a node's name."""
+    instance = (trigger.alert.labels.get("instance") or "") if trigger.alert else ""
+    ip = instance.rsplit(":", 1)[0] if ":" in instance else instance
+    if not (_IP.match(ip) or words) or registry.get("k8s_nodes") is None:
+        return set()
+    result = await registry.run("k8s_nodes", {})
+    if result.status != "ok" or not isinstance(result.data, dict):
+        if result.status == "error":
+            notes.append(f"node lookup: {result.error}")
+        return set()
+    found = set()
+    for n in result.data.get("nodes") or []:
+        if _IP.match(ip) and ip in (n.get("addresses") or {}).values():
+            found.add(n["name"])
+        elif n.get("name") in words:
+            found.add(n["name"])
+    return found
 
 
 def _is_exporter(value: str) -> bool:
@@ -166,8 +199,11 @@ async def resolve_scope(trigger: Trigger, registry: ToolRegistry, allowlist: Ite
     pods: set[str] = set()
     nodes: set[str] = set()
     notes: list[str] = []
+    mentioned: set[tuple[str, str, str]] = set()
     if not hints:
-        namespace, hints = await _lookup(registry, words, namespace, notes)
+        namespace, hints = await _lookup(registry, words, namespace, notes, mentioned)
+    elif not namespace:  # names without a namespace (a Datadog service tag): where does the cluster hold them?
+        namespace, hints = await _lookup(registry, [h.name for h in hints], None, notes)
     resolver = registry.get("k8s_subject")
     for hint in hints if namespace else []:
         args: dict[str, Any] = {"namespace": namespace}
@@ -195,9 +231,12 @@ async def resolve_scope(trigger: Trigger, registry: ToolRegistry, allowlist: Ite
                 workloads.add(("Deployment", hint.name))
     if not hints:
         nodes |= label_nodes  # the alert is about a node itself (KubeNodeNotReady, NodeFilesystem...)
+        if not label_nodes:
+            nodes |= await _nodes_named(registry, trigger, words, notes)
     basis = "alert labels" if trigger.alert is not None else "the /diagnose target"
     if notes:
         basis += "; " + "; ".join(notes)[:500]
     return TriggerScope(namespace=namespace, workloads=frozenset(workloads), pods=frozenset(pods),
-                        nodes=frozenset(nodes), basis=basis, namespace_allowlist=allowlist,
+                        nodes=frozenset(nodes), basis=basis, mentioned=frozenset(mentioned),
+                        namespace_allowlist=allowlist,
                         risk_overrides=dict(risk_overrides or {}))

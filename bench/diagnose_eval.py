@@ -1,7 +1,11 @@
 """Diagnosis accuracy and cost over scenario bundles.
 
     .venv/bin/python bench/diagnose_eval.py [DIR=scenarios ...] [--sets] [--engine offline|anthropic] [--json]
-                                            [--no-knowledge] [--only ID ...] [--drop SOURCE]
+                                            [--no-knowledge] [--only ID ...] [--drop SOURCE] [--matrix]
+
+`--sets --matrix` prints the whole robustness matrix in one command: every set with all sources,
+without Prometheus, without OpenSearch, without Kubernetes, and Kubernetes only (the log documents
+turned into `kubectl logs` of their pods: a cluster with only the API, objects, events and pod logs).
 
 Each DIR is one evaluation set (scenarios/handmade is one of its own, marked by its set.yaml and not
 listed with scenarios/); --sets adds every set nested under each DIR. With more than one set, a
@@ -161,8 +165,66 @@ def select_sets(dirs: list[str], nested: bool) -> dict[str, list[Path]]:
     return out
 
 
+# The robustness matrix: each evaluation set with all sources, then with one source missing, then as a
+# cluster with only the Kubernetes API (log documents moved into `kubectl logs`, no metrics).
+CONDITIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("all sources", ()), ("no prometheus", ("prometheus",)), ("no opensearch", ("opensearch",)),
+    ("no kubernetes", ("kubernetes",)), ("kubernetes only", ("prometheus", "opensearch")))
+
+
+async def run_matrix(sets: dict[str, list[Path]], args: argparse.Namespace) -> list[dict[str, Any]]:
+    from tools.scenario.variants import kubectl_only
+
+    out = []
+    make_knowledge, close = knowledge_tool_factory(not args.no_knowledge)
+    tmp = tempfile.TemporaryDirectory(prefix="chatops-matrix-")
+    try:
+        for cond, drop in CONDITIONS:
+            for set_name, bundles in sets.items():
+                rows = []
+                for b in bundles:
+                    if args.only and b.name not in args.only:
+                        continue
+                    if cond == "kubernetes only":
+                        if not (b / "k8s").is_dir():
+                            continue   # nothing to read without the API
+                        kubectl_only(b, Path(tmp.name) / set_name.replace("/", "_") / b.name)
+                        b = Path(tmp.name) / set_name.replace("/", "_") / b.name
+                    rows.append(await run_one(b, args.engine, make_knowledge, os.environ.get("ANTHROPIC_API_KEY"),
+                                              drop))
+                out.append({"set": set_name, "condition": cond, "totals": totals(rows),
+                            "misses": [r["id"] for r in rows if not (r["category_ok"] and r["component_ok"])]})
+                print(f"{set_name:22} {cond:16} {matrix_cell(out[-1]['totals'])}", file=sys.stderr)
+    finally:
+        tmp.cleanup()
+        if close:
+            close()
+    return out
+
+
+def matrix_cell(t: dict[str, Any]) -> str:
+    return (f"{t['category_accuracy']:.0%} / {t['component_accuracy']:.0%} / {t['action_accuracy']:.0%} "
+            f"({t['bundles']}, {t['mean_seconds']:.2f} s)")
+
+
+def matrix_markdown(cells: list[dict[str, Any]]) -> str:
+    sets = list(dict.fromkeys(c["set"] for c in cells))
+    conds = [c for c, _ in CONDITIONS]
+    out = ["category / component / action accuracy (bundles, mean seconds per bundle)", "",
+           "| set | " + " | ".join(conds) + " |", "|---|" + "---|" * len(conds)]
+    for s_ in sets:
+        by = {c["condition"]: c for c in cells if c["set"] == s_}
+        out.append(f"| {s_} | " + " | ".join(matrix_cell(by[c]["totals"]) if c in by else "–" for c in conds) + " |")
+    misses = [f"- {c['set']}, {c['condition']}: {', '.join(c['misses'])}" for c in cells if c["misses"]]
+    return "\n".join(out + (["", "Misses (category or component):"] + misses if misses else []))
+
+
 async def main_async(args: argparse.Namespace) -> int:
     sets = select_sets(args.dir, args.sets)
+    if args.matrix:
+        cells = await run_matrix(sets, args)
+        print(json.dumps(cells, indent=1) if args.json else matrix_markdown(cells))
+        return 0
     bundles = [(name, b) for name, found in sets.items() for b in found if not args.only or b.name in args.only]
     if not bundles:
         print(f"no bundles under {' '.join(args.dir)}", file=sys.stderr)
@@ -198,6 +260,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", nargs="*", default=[])
     ap.add_argument("--drop", action="append", default=[], choices=("prometheus", "opensearch", "kubernetes"),
                     help="run as if this source did not exist (repeatable)")
+    ap.add_argument("--matrix", action="store_true",
+                    help="accuracy per set x {all sources, each source dropped, kubernetes only}")
     ap.add_argument("-v", "--verbose", action="store_true", help="print each summary to stderr")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)

@@ -4,7 +4,8 @@ from __future__ import annotations
 import re
 import textwrap
 
-from agents.diagnosis import Diagnosis
+from agents.diagnosis import Diagnosis, RuledOut
+from tools.taxonomy import category_label
 
 # What a terminal obeys rather than shows: C0/C1 controls (ESC starts colour, cursor moves, screen
 # clears and OSC 8 hyperlinks, the terminal's `<https://evil|Slack SSO>`), carriage returns that
@@ -18,6 +19,11 @@ def terminal_safe(text: str) -> str:
     return _TERMINAL_CONTROL.sub("", text)
 
 
+def ruled_out_line(r: RuledOut) -> str:
+    """A rejected hypothesis as one line, in the same words on every surface (never among the evidence)."""
+    return f"{category_label(r.category)}{' in ' + r.component if r.component else ''}: {r.reason}"
+
+
 def render_diagnosis(d: Diagnosis, width: int = 100) -> str:
     wrap = lambda s, ind="   ": textwrap.fill(s, width, initial_indent=ind, subsequent_indent=ind + "  ")  # noqa: E731
     lines = [f"Diagnosis: {d.category}  component: {d.component or '-'}  confidence: {d.confidence:.0%}",
@@ -27,6 +33,10 @@ def render_diagnosis(d: Diagnosis, width: int = 100) -> str:
         for e in d.evidence[:10]:
             when = f" [{e.time}]" if e.time else ""
             lines.append(wrap(f"- {e.finding}{when}  ({e.tool})"))
+    if d.ruled_out:
+        lines.append("Considered and ruled out:")
+        for r in d.ruled_out[:6]:
+            lines.append(wrap(f"- {ruled_out_line(r)}"))
     if d.timeline:
         lines.append("Timeline:")
         for t in d.timeline[:10]:
@@ -47,4 +57,6 @@ def render_diagnosis(d: Diagnosis, width: int = 100) -> str:
         lines.append("Could not use:")
         for u in d.unavailable_sources:
             lines.append(wrap(f"- {u}"))
+    if d.cost is not None:
+        lines.append(wrap(f"Model use: {d.cost.line()}", ""))
     return terminal_safe("\n".join(lines))

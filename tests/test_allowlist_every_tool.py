@@ -53,6 +53,7 @@ DENIED = {
     "k8s_deployments": {"namespace": "other"},
     "k8s_jobs": {"namespace": "other"},
     "k8s_subject": {"namespace": "other", "pod": "web-1"},
+    "k8s_network_policies": {"namespace": "other"},
 }
 # Tools without a namespace argument, each with its own test below.
 NO_NAMESPACE = {
@@ -221,6 +222,22 @@ async def test_k8s_nodes_is_cluster_scoped(registry, backends):
     r = await registry.run("k8s_nodes", {})
     assert r.status == "no_data"
     assert [(q["method"], q["path"]) for q in kube.requests] == [("GET", "/api/v1/nodes")]
+
+
+async def test_k8s_nodes_counts_a_nodes_pods_in_allowed_namespaces_only(registry, backends):
+    # A named node's load lists the pods bound to it: per allowed namespace, never cluster-wide, so
+    # pods of "other" on the same node are neither counted nor named.
+    _, _, kube = backends
+    kube.add({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"},
+              "status": {"allocatable": {"pods": "110"}, "conditions": [{"type": "Ready", "status": "True"}]}},
+             *({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": f"p-{ns}", "namespace": ns},
+                "spec": {"nodeName": "n1", "containers": [{"name": "c", "image": "x"}]},
+                "status": {"phase": "Running"}} for ns in ("shop", "other")))
+    r = await registry.run("k8s_nodes", {"name": "n1"})
+    assert r.status == "ok", r.error
+    assert r.data["nodes"][0]["load"]["pods"] == 1 and r.data["nodes"][0]["load"]["counted_in"] == list(ALLOW)
+    pod_paths = [q["path"] for q in kube.requests if q["path"].endswith("/pods")]
+    assert pod_paths == ["/api/v1/namespaces/shop/pods", "/api/v1/namespaces/pay/pods"]
 
 
 async def test_k8s_find_lists_only_allowed_namespaces(registry, backends):

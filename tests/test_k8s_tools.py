@@ -232,8 +232,8 @@ def registry(fake):
 
 
 async def test_tool_names_and_schemas(registry):
-    assert registry.names() == ["k8s_deployments", "k8s_events", "k8s_find", "k8s_jobs", "k8s_nodes", "k8s_pod_logs",
-                                "k8s_pods", "k8s_subject"]
+    assert registry.names() == ["k8s_deployments", "k8s_events", "k8s_find", "k8s_jobs", "k8s_network_policies",
+                                "k8s_nodes", "k8s_pod_logs", "k8s_pods", "k8s_subject"]
     logs_schema = registry.get("k8s_pod_logs").input_schema
     assert logs_schema["required"] == ["namespace", "pod"]
     assert all(t.read_only and t.source == "kubernetes" for t in registry.tools.values())
@@ -255,7 +255,8 @@ async def test_pods_report_crashloop_oom_and_unschedulable_first(registry):
     assert r.data["by_phase"] == {"Running": 4, "Pending": 1}
     assert "OOMKilled" in r.summary and "exit 137" in r.summary
     assert "managedFields" not in r.to_text()
-    assert r.query == "GET /api/v1/namespaces/shop/pods"
+    # A whole-namespace listing also reads the Services, to say which pods each one selects.
+    assert r.query == "GET /api/v1/namespaces/shop/pods ; GET /api/v1/namespaces/shop/services"
 
 
 async def test_pods_by_label_selector_and_by_name(fake, registry):
@@ -380,7 +381,10 @@ async def test_nodes_report_pressure_taints_and_cordon(registry):
     assert by_name["node-a"]["roles"] == ["worker"]
     assert r.summary.startswith("3 node(s), 2 Ready")
     one = await registry.run("k8s_nodes", {"name": "node-b"})
-    assert one.data["count"] == 1 and one.query == "GET /api/v1/nodes/node-b"
+    # One node: its load too (pods bound to it against allocatable), from a field-selected pod list.
+    assert one.data["count"] == 1
+    assert one.query == "GET /api/v1/nodes/node-b ; GET /api/v1/pods?fieldSelector=spec.nodeName%3Dnode-b"
+    assert one.data["nodes"][0]["load"]["pods_allocatable"] == 110
 
 
 async def test_jobs_by_cronjob_name_include_its_failed_run(registry):

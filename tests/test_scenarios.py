@@ -268,7 +268,7 @@ def test_render_and_cli(tmp_path, capsys, reports):
     assert "no scenario bundles found" in capsys.readouterr().out
 
 
-# -- the handmade set (issue 14): valid and varied; the engine's accuracy on it is not tested --------------
+# -- the handmade set (issue 14): valid and varied (the engine's accuracy on it: tests/test_metamorphic.py) ---
 HEARTBEATS = {"Watchdog", "DeadMansSwitch", "InfoInhibitor"}
 
 

@@ -21,6 +21,21 @@ CATEGORY_DESCRIPTIONS: dict[str, str] = {
 }
 CATEGORIES: tuple[str, ...] = tuple(CATEGORY_DESCRIPTIONS)
 
+# What a title shows: written for people, acronyms kept ("DNS failure", not "Dns Failure").
+CATEGORY_LABELS: dict[str, str] = {
+    "oom_killed": "OOM killed", "config_error": "Configuration error", "image_pull_error": "Image pull error",
+    "bad_deploy": "Bad deploy", "cpu_throttling": "CPU throttling", "connection_pool_exhausted": "Connection pool exhausted",
+    "dependency_unavailable": "Dependency unavailable", "slow_query": "Slow query", "disk_full": "Disk full",
+    "node_pressure": "Node pressure", "unschedulable": "Unschedulable", "certificate_expired": "Certificate expired",
+    "dns_failure": "DNS failure", "probe_failure": "Probe failure", "traffic_spike": "Traffic spike",
+    "unknown": "Cause unknown",
+}
+assert set(CATEGORY_LABELS) == set(CATEGORIES)
+
+
+def category_label(category: str) -> str:
+    return CATEGORY_LABELS.get(category, category.replace("_", " "))
+
 ACTION_DESCRIPTIONS: dict[str, str] = {
     "restart_deployment": "rollout restart of a Deployment (annotation patch)",
     "scale_deployment": "set a Deployment's replicas within configured bounds",

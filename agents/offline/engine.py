@@ -10,18 +10,26 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 from agents.diagnosis import Diagnosis
 from agents.offline import explain
+from agents.offline.alerttext import alert_rows
+from agents.offline.facts import Row
 from agents.offline.features import Facts, Obs, extract, parse_time
+from agents.offline.heartbeat import heartbeat_kind, heartbeat_summary
 from agents.offline.gather import Gatherer
 from agents.offline.remedy import propose
 from agents.offline.rules import RULES
 from agents.offline.scope import Scope, scope_from_trigger
 from agents.offline.signals import Ctx, Hypothesis
+from agents.offline.subject import merge_subject
 from agents.toolrunner import ToolRunner
 from agents.trigger import Trigger
 from tools.taxonomy import CATEGORIES
+
+if TYPE_CHECKING:
+    from agents.scope import TriggerScope
 
 log = logging.getLogger(__name__)
 MIN_SCORE = 0.35         # below this the best hypothesis is a guess
@@ -34,30 +42,44 @@ PRIOR_CAP = 0.06
 class OfflineEngine:
     name = "offline"
 
-    async def diagnose(self, trigger: Trigger, runner: ToolRunner, unavailable: dict[str, str]) -> Diagnosis:
+    async def diagnose(self, trigger: Trigger, runner: ToolRunner, unavailable: dict[str, str],
+                       subject: "TriggerScope | None" = None) -> Diagnosis:
+        kind = heartbeat_kind(trigger)
+        if kind is not None:   # fires by design: nothing to investigate, nothing to propose
+            return Diagnosis(category="unknown", component=trigger.alert.name if trigger.alert else None,
+                             confidence=0.9, summary=heartbeat_summary(trigger, kind))
         scope = scope_from_trigger(trigger)
+        merge_subject(scope, subject if subject is not None else await _resolve(trigger, runner))
         g = Gatherer(runner, unavailable)
         now = trigger.at or datetime.now(timezone.utc)
+        rows = alert_rows(trigger, scope.nodes[0] if scope.nodes else None)
 
         # -- 1. monitoring analysis --------------------------------------------------------
         g.set_window(scope, now)
-        calls = g.cluster_calls(scope)
+        calls = g.subject_calls(scope) + g.cluster_calls(scope)
         if scope.namespace:
             calls += g.namespace_calls(scope.namespace, scope, now)
-        await g.batch("monitoring analysis: cluster-wide signals and the alert's namespace", calls)
-        facts = await asyncio.to_thread(self._facts, g, now, trigger)
+        await g.batch("monitoring analysis: the alert's subject, cluster-wide signals and its namespace", calls)
+        facts = await asyncio.to_thread(self._facts, g, now, trigger, rows)
         resolve_scope(scope, facts)
         if scope.namespace not in g.done_namespaces:
             await g.batch(f"monitoring analysis: namespace {scope.namespace or '(all)'}",
                           g.namespace_calls(scope.namespace, scope, facts.now))
-            facts = await asyncio.to_thread(self._facts, g, now, trigger)
+            facts = await asyncio.to_thread(self._facts, g, now, trigger, rows)
             resolve_scope(scope, facts)
         prelim = await asyncio.to_thread(score, Ctx(facts, scope))  # CPU work stays off the event loop
         targeted = g.targeted_calls(scope, facts)
         if g.available("search_knowledge"):
             targeted.append(("search_knowledge", {"query": knowledge_query(trigger, prelim), "limit": 5}, ""))
-        await g.batch("monitoring analysis: crashed containers, error sources, past incidents", targeted)
-        facts = await asyncio.to_thread(self._facts, g, now, trigger)
+        await g.batch("monitoring analysis: the subject's containers and logs, error sources, past incidents",
+                      targeted)
+        facts = await asyncio.to_thread(self._facts, g, now, trigger, rows)
+        for label in ("dependencies the subject's own logs point at", "logs of failing dependencies"):
+            follow = g.dependency_calls(scope, facts)
+            if not follow:
+                break
+            await g.batch(f"monitoring analysis: {label}", follow)
+            facts = await asyncio.to_thread(self._facts, g, now, trigger, rows)
 
         # -- 2. fault diagnosis -------------------------------------------------------------
         g.step += 1
@@ -74,13 +96,28 @@ class OfflineEngine:
         return Diagnosis(
             category=chosen.category, component=chosen.component, confidence=confidence,
             summary=explain.summary(chosen, ctx, proposals, missing, runner_up),
-            evidence=explain.evidence(chosen, [h for h in hyps if h is not chosen]),
+            evidence=explain.evidence(chosen),
+            ruled_out=explain.ruled_out(chosen, [h for h in hyps if h is not chosen]),
             timeline=explain.timeline(chosen, ctx), similar_incidents=explain.similar(facts),
             proposals=proposals, unavailable_sources=missing)
 
     @staticmethod
-    def _facts(g: Gatherer, now: datetime, trigger: Trigger) -> Facts:
-        return extract(g.obs, trigger.at or observed_now(g.obs) or now)
+    def _facts(g: Gatherer, now: datetime, trigger: Trigger, rows: list[Row]) -> Facts:
+        facts = extract(g.obs, trigger.at or observed_now(g.obs) or now)
+        for r in rows:
+            facts.rows[r.name].append(r)
+        return facts
+
+
+async def _resolve(trigger: Trigger, runner: ToolRunner) -> "TriggerScope | None":
+    """The action scope's subject, when the session did not pass it (the engine run on its own)."""
+    from agents.scope import resolve_scope as resolve_trigger_scope  # agents.scope imports this package
+
+    try:
+        return await resolve_trigger_scope(trigger, runner.registry)
+    except Exception:  # the subject helps; its absence must not cost the diagnosis
+        log.exception("subject resolution failed")
+        return None
 
 
 def observed_now(obs: list[Obs]) -> datetime | None:

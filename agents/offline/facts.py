@@ -27,6 +27,9 @@ class Container:
     ready: bool = True
     limits: dict[str, str] = field(default_factory=dict)
     requests: dict[str, str] = field(default_factory=dict)
+    init: bool = False                # an init container: it must finish before the app starts
+    ports: list[int] = field(default_factory=list)
+    last_message: str | None = None   # lastState.terminated.message (the termination log)
 
     @property
     def termination(self) -> tuple[str | None, int | None]:
@@ -52,6 +55,8 @@ class Pod:
     started: datetime | None = None
     containers: list[Container] = field(default_factory=list)
     unschedulable: str | None = None
+    uses: dict[str, list[str]] = field(default_factory=dict)   # configmaps, secrets, pvcs it reads
+    config_hosts: list[str] = field(default_factory=list)      # hosts its env and arguments name
     ref: Ref | None = None
 
     def waiting_reasons(self) -> set[str]:
@@ -69,6 +74,8 @@ class Revision:
     images: dict[str, str]
     replicas: int = 0
     ready: int = 0
+    changes: list[str] = field(default_factory=list)     # what this revision changed in the pod template
+    restart_only: bool = False                           # only `kubectl rollout restart` (restartedAt)
 
 
 @dataclass
@@ -106,6 +113,10 @@ class Node:
     since: datetime | None = None
     allocatable: dict[str, str] = field(default_factory=dict)
     tainted: bool = False
+    taints: list[str] = field(default_factory=list)
+    addresses: dict[str, str] = field(default_factory=dict)
+    messages: dict[str, str] = field(default_factory=dict)  # condition type -> message when unhealthy
+    load: dict[str, Any] = field(default_factory=dict)      # k8s_nodes(name=...): pods vs allocatable...
     ref: Ref | None = None
 
 
@@ -117,9 +128,13 @@ class Job:
     status: str = "Running"
     failed: int = 0
     problems: list[str] = field(default_factory=list)
+    reason: str | None = None          # the Failed condition's reason (BackoffLimitExceeded, DeadlineExceeded)
     start: datetime | None = None
     cron_created: datetime | None = None
     cron_last_success: datetime | None = None
+    command: str | None = None
+    succeeded: int = 0
+    changes: list[str] = field(default_factory=list)   # its CronJob's template changes since the last success
     ref: Ref | None = None
 
 
@@ -151,4 +166,16 @@ class LogHit:
     scoped_pod: str | None = None      # set when the query itself was for one pod
     previous: bool = False             # from a crashed instance's log
     key: str = ""                      # which gather step asked for it (sweep_infra, class:dns, pod, ...)
+    ref: Ref | None = None
+
+
+@dataclass
+class Policy:
+    """A NetworkPolicy as k8s_network_policies reads it."""
+    name: str
+    namespace: str
+    created: datetime | None
+    selects: list[str]                 # pod names
+    egress: list[str] = field(default_factory=list)
+    allows_dns: bool | None = None     # None: the policy does not restrict egress
     ref: Ref | None = None

@@ -10,11 +10,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from agents.offline.facts import Container, Event, Job, LogHit, Node, Pod, Ref, Revision, Row, Workload
+from agents.offline.facts import Container, Event, Job, LogHit, Node, Pod, Policy, Ref, Row, Workload
+from agents.offline.features_k8s import HANDLERS as K8S_HANDLERS, resolve_job_owners
 from agents.offline.logsig import classify
 from agents.offline.scope import job_workload, pod_hash, workload_of_owner, workload_of_pod
 from tools.base import ToolResult
 from tools.k8s.compact import parse_time  # noqa: F401  (re-exported for the rules)
+from tools.textclip import clip_middle
 
 
 @dataclass
@@ -48,6 +50,7 @@ class Facts:
     logs: list[LogHit] = field(default_factory=list)
     pod_logs: dict[str, list[tuple[str, bool]]] = field(default_factory=dict)   # pod -> (line, previous)
     pod_log_refs: dict[str, Ref] = field(default_factory=dict)
+    pod_samples: dict[str, list[str]] = field(default_factory=dict)           # pod -> its templates' examples
     log_errors_by_pod: dict[str, int] = field(default_factory=dict)
     log_lines_by_pod: dict[str, int] = field(default_factory=dict)
     first_error: dict[str, datetime] = field(default_factory=dict)            # namespace -> first error bucket
@@ -56,6 +59,16 @@ class Facts:
     knowledge: list[dict] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)                      # source -> first error
     sources_ok: set[str] = field(default_factory=set)
+    job_owner: dict[str, str] = field(default_factory=dict)                   # Job -> its CronJob (or itself)
+    policies: list[Policy] = field(default_factory=list)
+    dns_server_pods: set[str] = field(default_factory=set)                    # pods serving cluster DNS
+    services: dict[tuple[str, str], list[str]] = field(default_factory=dict)  # (namespace, Service) -> its pods
+
+    def service_workloads(self, name: str, namespace: str | None = None) -> set[str]:
+        """Workloads behind a Service of that name (in that namespace when known)."""
+        return {self.workload_of(p) for (ns, svc), pods in self.services.items()
+                if svc == name and namespace in (None, ns) for p in pods}
+    alert_rows: list[Row] = field(default_factory=list)                       # what the alert's own text measures
 
     # -- derived views -------------------------------------------------------------------
     def workload_names(self) -> set[str]:
@@ -67,8 +80,8 @@ class Facts:
                 if r.labels.get("deployment"):
                     names.add(r.labels["deployment"])
         for hit in self.logs:
-            names.update(workload_of_pod(p)[0] for p in hit.pods)
-        names.update(workload_of_pod(p)[0] for p in self.log_errors_by_pod)
+            names.update(self.workload_of(p) for p in hit.pods)
+        names.update(self.workload_of(p) for p in self.log_errors_by_pod)
         return {n for n in names if n}
 
     def pods_of(self, workload: str) -> list[Pod]:
@@ -85,9 +98,24 @@ class Facts:
         for e in self.events:
             if node is not None and e.kind == "Node" and e.name == node:
                 out.append(e)
-            elif workload is not None and _event_workload(e) == workload:
+            elif workload is not None and self.event_workload(e) == workload:
                 out.append(e)
         return out
+
+    def workload_of(self, pod: str) -> str:
+        p = self.pods.get(pod)
+        return p.workload if p else workload_of_pod(pod)[0]
+
+    def event_workload(self, e: Event) -> str:
+        """The workload an event is about: by the objects the API returned, else by controller naming."""
+        if e.kind == "Pod":
+            return self.workload_of(e.name)
+        if e.kind == "ReplicaSet":
+            owner = next((p.workload for p in self.pods.values() if p.owner_rs == e.name), None)
+            return owner or workload_of_owner(f"ReplicaSet/{e.name}", e.name)[0]
+        if e.kind == "Job":
+            return self.job_owner.get(e.name) or job_workload(e.name)
+        return e.name
 
 
 def row_workload(r: Row) -> str | None:
@@ -96,16 +124,6 @@ def row_workload(r: Row) -> str | None:
     if r.labels.get("pod"):
         return workload_of_pod(r.labels["pod"])[0]
     return r.labels.get("service")
-
-
-def _event_workload(e: Event) -> str:
-    if e.kind == "Pod":
-        return workload_of_pod(e.name)[0]
-    if e.kind == "ReplicaSet":
-        return workload_of_owner(f"ReplicaSet/{e.name}", e.name)[0]
-    if e.kind == "Job":
-        return job_workload(e.name)
-    return e.name
 
 
 # ------------------------------------------------------------------------------- extraction
@@ -124,105 +142,9 @@ def extract(observations: list[Obs], now: datetime) -> Facts:
         handler = _HANDLERS.get(o.name)
         if handler is not None:
             handler(f, o)
+    resolve_job_owners(f)
     _pods_from_metrics(f)
     return f
-
-
-def _k8s_pods(f: Facts, o: Obs) -> None:
-    ns = o.result.data.get("namespace") or o.args.get("namespace", "")
-    f.namespaces.add(ns)
-    for v in o.result.data.get("pods") or []:
-        if not isinstance(v, dict) or not v.get("name"):
-            continue
-        wl, kind = workload_of_owner(v.get("owner"), v["name"])
-        owner = v.get("owner") or ""
-        rs = owner.split("via ReplicaSet/", 1)[1].rstrip(")") if "via ReplicaSet/" in owner else None
-        containers = [_container(c) for c in v.get("containers") or [] if not c.get("init")]
-        unsched = next((c.get("message") or c.get("reason") for c in v.get("conditions") or []
-                        if c.get("type") == "PodScheduled" and c.get("status") == "False"), None)
-        ready, _, total = str(v.get("ready", "0/0")).partition("/")
-        f.pods[v["name"]] = Pod(
-            name=v["name"], namespace=ns, workload=wl, kind=kind, owner_rs=rs or pod_hash(v["name"]),
-            node=v.get("node"), phase=v.get("phase", "Unknown"), reason=v.get("reason"), message=v.get("message"),
-            ready=ready == total and total not in ("", "0"), restarts=int(v.get("restarts") or 0),
-            started=parse_time(v.get("start_time")), containers=containers, unschedulable=unsched, ref=o.ref)
-    healthy = o.result.data.get("healthy_pods")
-    if isinstance(healthy, list):
-        for name in healthy:
-            if isinstance(name, str) and name not in f.pods:
-                wl, kind = workload_of_pod(name)
-                f.pods[name] = Pod(name=name, namespace=ns, workload=wl, kind=kind, owner_rs=pod_hash(name), ref=o.ref)
-
-
-def _container(c: dict) -> Container:
-    last = c.get("last_termination") or {}
-    return Container(
-        name=c.get("name", "?"), image=c.get("image", ""), state=c.get("state"), reason=c.get("reason"),
-        message=c.get("message"), exit_code=c.get("exit_code"), last_reason=last.get("reason"),
-        last_exit=last.get("exit_code"), last_finished=parse_time(last.get("finished_at")),
-        restarts=int(c.get("restarts") or 0), ready=bool(c.get("ready")), limits=dict(c.get("limits") or {}),
-        requests=dict(c.get("requests") or {}))
-
-
-def _k8s_deployments(f: Facts, o: Obs) -> None:
-    ns = o.result.data.get("namespace") or o.args.get("namespace", "")
-    f.namespaces.add(ns)
-    for d in o.result.data.get("deployments") or []:
-        if not isinstance(d, dict) or not d.get("name"):
-            continue
-        reps = d.get("replicas") or {}
-        revs = [Revision(number=h.get("revision"), rs=h.get("name", ""), created=parse_time(h.get("created")),
-                         images=dict(h.get("images") or {}), replicas=int(h.get("replicas") or 0),
-                         ready=int(h.get("ready") or 0)) for h in d.get("rollout_history") or []]
-        f.workloads[d["name"]] = Workload(name=d["name"], namespace=ns, kind="Deployment", desired=reps.get("desired"),
-                                          available=reps.get("available"), revisions=revs,
-                                          problems=list(d.get("problems") or []), ref=o.ref)
-    for name in o.result.data.get("healthy_deployments") or []:
-        if isinstance(name, str) and name not in f.workloads:
-            f.workloads[name] = Workload(name=name, namespace=ns, ref=o.ref)
-
-
-def _k8s_events(f: Facts, o: Obs) -> None:
-    ns = o.result.data.get("namespace") or o.args.get("namespace", "")
-    for e in o.result.data.get("events") or []:
-        kind, _, name = str(e.get("object", "")).partition("/")
-        f.events.append(Event(type=e.get("type", "Normal"), reason=e.get("reason", ""), kind=kind, name=name,
-                              message=e.get("message", ""), count=int(e.get("count") or 1),
-                              first=parse_time(e.get("first")), last=parse_time(e.get("last")), namespace=ns,
-                              ref=o.ref))
-
-
-def _k8s_nodes(f: Facts, o: Obs) -> None:
-    for n in o.result.data.get("nodes") or []:
-        if not isinstance(n, dict) or not n.get("name"):
-            continue
-        conds = n.get("conditions") or []
-        pressure = [c["type"] for c in conds if c.get("type") != "Ready" and c.get("status") == "True"]
-        since = [parse_time(c.get("since")) for c in conds
-                 if (c.get("type") in pressure) or (c.get("type") == "Ready" and c.get("status") != "True")]
-        f.nodes[n["name"]] = Node(name=n["name"], ready=str(n.get("ready", "True")),
-                                  problems=list(n.get("problems") or []), pressure=pressure,
-                                  since=min((s for s in since if s), default=None),
-                                  allocatable=dict(n.get("allocatable") or {}), tainted=bool(n.get("taints")),
-                                  ref=o.ref)
-    for name in o.result.data.get("healthy_nodes") or []:
-        if isinstance(name, str) and name not in f.nodes:
-            f.nodes[name] = Node(name=name, ref=o.ref)
-
-
-def _k8s_jobs(f: Facts, o: Obs) -> None:
-    ns = o.result.data.get("namespace") or o.args.get("namespace", "")
-    crons = {c.get("name"): c for c in o.result.data.get("cronjobs") or [] if isinstance(c, dict)}
-    for j in o.result.data.get("jobs") or []:
-        if not isinstance(j, dict) or not j.get("name"):
-            continue
-        owner = j.get("owner") or ""
-        wl = owner.split("/", 1)[1] if owner.startswith("CronJob/") else job_workload(j["name"])
-        cron = crons.get(wl) or {}
-        f.jobs.append(Job(name=j["name"], namespace=ns, workload=wl, status=j.get("status", "Running"),
-                          failed=int(j.get("failed") or 0), problems=list(j.get("problems") or []),
-                          start=parse_time(j.get("start")), cron_last_success=parse_time(cron.get("last_successful")),
-                          ref=o.ref))
 
 
 def _rows(f: Facts, o: Obs) -> None:
@@ -279,20 +201,32 @@ def _search_logs(f: Facts, o: Obs) -> None:
         _add_hit(f, o, t, pods, scoped)
     if scoped and o.key == "pod":
         # The log of a crashed pod read through OpenSearch stands in for `kubectl logs --previous`.
-        lines = [(str(e), True) for t in data.get("templates") or [] for e in (t.get("examples") or [])[:2]]
+        lines = [(str(e), True) for t in data.get("templates") or [] for e in _examples(t)[:2]]
         f.pod_logs.setdefault(scoped, []).extend(lines)
+        f.pod_log_refs.setdefault(scoped, o.ref)
+    elif scoped:
+        # What one pod writes, every template's example: request and query durations live there.
+        f.pod_samples.setdefault(scoped, []).extend(e for t in data.get("templates") or [] for e in _examples(t)[:1])
         f.pod_log_refs.setdefault(scoped, o.ref)
 
 
+def _examples(t: dict) -> list[str]:
+    """A template's verbatim lines (the model form keeps one, `example`; the full form `examples`):
+    the variables (a mistyped command, a missing variable's name) live there, not in the template."""
+    ex = t.get("examples") or ([t["example"]] if t.get("example") else [])
+    return [str(e) for e in ex] or [str(t.get("template", ""))]
+
+
 def _add_hit(f: Facts, o: Obs, t: dict, pods: list[str], scoped: str | None, previous: bool = False) -> None:
-    examples = t.get("examples") or ([t["example"]] if t.get("example") else [])
+    examples = _examples(t)
     text = " ".join([str(t.get("template", ""))] + [str(e) for e in examples[:2]])
     cls = classify(text)
     if cls is None:
         return
-    f.logs.append(LogHit(cls=cls, template=str(t.get("template", ""))[:300], count=int(t.get("count") or 1),
+    # Clipped in the middle: a long line's decisive part is often its tail (the error after the request).
+    f.logs.append(LogHit(cls=cls, template=clip_middle(str(t.get("template", "")), 300), count=int(t.get("count") or 1),
                          first=parse_time(t.get("first_seen")), last=parse_time(t.get("last_seen")),
-                         example=str(examples[0] if examples else t.get("template", ""))[:400], pods=pods,
+                         example=clip_middle(str(examples[0] if examples else t.get("template", "")), 400), pods=pods,
                          namespace=o.args.get("namespace"), scoped_pod=scoped, previous=previous, key=o.key,
                          ref=o.ref))
 
@@ -315,23 +249,27 @@ def _log_aggregations(f: Facts, o: Obs) -> None:
 def _pod_logs(f: Facts, o: Obs) -> None:
     pod = o.args.get("pod", "")
     lines: list[tuple[str, bool]] = []
+    # A container that has ended (a Job's failed attempt) has no previous instance: its current log
+    # is the crashed run's.
+    p, cname = f.pods.get(pod), o.args.get("container")
+    ended = p is not None and any(c.state == "terminated" and cname in (None, c.name) for c in p.containers)
     for s in o.result.data.get("sections") or []:
-        prev = bool(s.get("previous"))
+        prev = bool(s.get("previous")) or ended
         texts = list(s.get("lines") or [])
         for t in s.get("templates") or []:
             texts.append(str(t.get("example") or t.get("template", "")))
         texts += list((s.get("most_severe") or {}).get("tail") or []) + list(s.get("last_lines") or [])
         lines += [(str(t), prev) for t in texts]
-    f.pod_logs[pod] = lines
-    f.pod_log_refs[pod] = o.ref
+    f.pod_logs.setdefault(pod, []).extend(lines)   # one call per container: a pod's logs add up
+    f.pod_log_refs.setdefault(pod, o.ref)
     by_cls: dict[tuple[str, bool], list[str]] = defaultdict(list)
     for text, prev in dict.fromkeys(lines):
         cls = classify(text)
         if cls:
             by_cls[(cls, prev)].append(text)
     for (cls, prev), texts in by_cls.items():
-        f.logs.append(LogHit(cls=cls, template=texts[0][:300], count=len(texts), first=None, last=None,
-                             example=texts[-1][:400], pods=[pod], namespace=o.args.get("namespace"),
+        f.logs.append(LogHit(cls=cls, template=clip_middle(texts[0], 300), count=len(texts), first=None, last=None,
+                             example=clip_middle(texts[-1], 400), pods=[pod], namespace=o.args.get("namespace"),
                              scoped_pod=pod, previous=prev, key="pod_logs", ref=o.ref))
 
 
@@ -341,8 +279,7 @@ def _knowledge(f: Facts, o: Obs) -> None:
 
 
 _HANDLERS = {
-    "k8s_pods": _k8s_pods, "k8s_deployments": _k8s_deployments, "k8s_events": _k8s_events,
-    "k8s_nodes": _k8s_nodes, "k8s_jobs": _k8s_jobs, "prom_named": _rows, "prom_anomaly": _anomaly,
+    **K8S_HANDLERS, "prom_named": _rows, "prom_anomaly": _anomaly,
     "prom_query": _query, "prom_labels": _prom_labels, "search_logs": _search_logs,
     "log_aggregations": _log_aggregations, "k8s_pod_logs": _pod_logs, "search_knowledge": _knowledge,
 }

@@ -12,8 +12,10 @@ from datetime import datetime
 from typing import Any
 
 from agents.offline.features import Facts, Obs
+from agents.offline.gather_subject import dependency_calls, log_calls_for_symptoms, node_calls, subject_log_calls
 from agents.offline.logsig import CLASS_QUERIES, SWEEP_APP, SWEEP_INFRA
 from agents.offline.scope import Scope, workload_of_pod
+from agents.offline.subject import links
 from agents.toolrunner import ToolRunner
 from tools.prometheus.catalog import promql_string
 
@@ -51,6 +53,11 @@ class Gatherer:
     def calls_left(self) -> int:
         return MAX_CALLS - len(self.obs)
 
+    def new(self, calls: list[tuple[str, dict[str, Any], str]]) -> list[tuple[str, dict[str, Any], str]]:
+        """The calls not made yet in this session, on sources still up."""
+        done = {ToolRunner.key(o.name, o.args) for o in self.obs}
+        return [c for c in calls if self.available(c[0]) and ToolRunner.key(c[0], c[1]) not in done]
+
     async def batch(self, label: str, calls: list[tuple[str, dict[str, Any], str]]) -> None:
         calls = [c for c in calls if self.available(c[0])]
         seen, unique = set(), []
@@ -77,6 +84,12 @@ class Gatherer:
         if scope.start is not None:
             age = max(0.0, (now - scope.start).total_seconds() / 60)
             self.window = float(min(180, max(60, round(age + 45))))
+
+    def subject_calls(self, scope: Scope) -> list[tuple[str, dict, str]]:
+        return node_calls(self, scope)
+
+    def dependency_calls(self, scope: Scope, facts: Facts) -> list[tuple[str, dict, str]]:
+        return dependency_calls(self, scope, facts)
 
     def cluster_calls(self, scope: Scope) -> list[tuple[str, dict, str]]:
         w = self.window
@@ -114,8 +127,12 @@ class Gatherer:
         return {"window_minutes": round(win), "baseline_minutes": round(min(150.0, 175.0 - win))}
 
     def targeted_calls(self, scope: Scope, facts: Facts) -> list[tuple[str, dict, str]]:
-        calls: list[tuple[str, dict, str]] = []
-        for pod in crashed_pods(scope, facts)[:2]:
+        # The subject's own containers first; a neighbour's crash only when it is linked to the
+        # subject (or when the trigger names no subject at all).
+        calls: list[tuple[str, dict, str]] = subject_log_calls(self, scope, facts)
+        linked = links(facts, set(scope.focus))
+        others = [p for p in crashed_pods(scope, facts) if not scope.focus or facts.pods[p].workload in linked]
+        for pod in [p for p in others if facts.pods[p].workload not in scope.focus][:2 if not scope.focus else 1]:
             p = facts.pods[pod]
             if self.available("k8s_pod_logs") and p.ref and p.ref.tool == "k8s_pods":
                 args: dict[str, Any] = {"namespace": p.namespace, "pod": pod, "previous": True, "tail_lines": 300}
@@ -125,6 +142,7 @@ class Gatherer:
             else:
                 calls.append(("search_logs", {"namespace": p.namespace or None, "pod": pod,
                                               "minutes": self.window, "limit": 300}, "pod"))
+        calls += log_calls_for_symptoms(self, scope, facts)
         calls += self.follow_ups(facts)
         if any(r.state == "abnormal" for n in ("latency_p99", "error_ratio") for r in facts.rows.get(n, [])
                if r.labels.get("service") in scope.focus):

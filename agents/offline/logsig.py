@@ -7,16 +7,21 @@ from __future__ import annotations
 
 import re
 
+from agents.offline.durations import durations
+
 _I = re.I
 CLASSES: tuple[tuple[str, re.Pattern[str]], ...] = (
     # Resolver trouble: the DNS server answers badly or not at all.
     ("dns_resolver", re.compile(
         r"server misbehaving|temporary failure in name resolution|EAI_AGAIN|SERVFAIL|plugin/errors|"
-        r"plugin/forward|no healthy upstream|(?:read|dial|write) udp \S+:53\b|:53: i/o timeout|"
-        r"could not resolve host|UnknownHostException|dns (?:lookup|resolution) (?:failed|timeout)", _I)),
+        r"plugin/forward|plugin/loop|no healthy upstream|(?:read|dial|write) udp \S+:53\b|:53: i/o timeout|"
+        r"could not resolve host|UnknownHostException|dns (?:lookup|resolution) (?:failed|timeout)|"
+        r"NameResolutionError|Failed to resolve ['\"]|\[Errno -3\]|getaddrinfo EAI_|"
+        r"lookup \S+ on \S+:53: (?:read|dial|write|i/o)", _I)),
     # The name itself does not exist: usually a wrong name in one workload's config.
     ("dns_nxdomain", re.compile(r"no such host|ENOTFOUND|NXDOMAIN|Name or service not known|"
-                                r"nodename nor servname|getaddrinfo failed", _I)),
+                                r"nodename nor servname|getaddrinfo failed|\[Errno -[25]\]|No such host is known|"
+                                r"No address associated with hostname", _I)),
     ("tls_expired", re.compile(r"certificate has expired|certificate expired|CERT_HAS_EXPIRED|"
                                r"x509: certificate .{0,80}expired|certificate is not yet valid|"
                                r"certificate (?:is )?expired", _I)),
@@ -31,13 +36,19 @@ CLASSES: tuple[tuple[str, re.Pattern[str]], ...] = (
                         r"connection pool .{0,40}(?:timeout|full|exhausted)|too many connections", _I)),
     ("oom", re.compile(r"OutOfMemoryError|out of memory|OOMKilled|heap out of memory|\bMemoryError\b|"
                        r"Killed process|Cannot allocate memory|memory limit exceeded", _I)),
-    ("refused", re.compile(r"connection refused|ECONNREFUSED|no route to host|EHOSTUNREACH|network is unreachable|"
+    ("refused", re.compile(r"connection refused|ECONNREFUSED|Connection to \S+ refused|no route to host|EHOSTUNREACH|"
+                           r"network is unreachable|"
                            r"connection reset|ECONNRESET|broker.{0,40}(?:unavailable|lost|refused)|"
                            r"(?:cannot|could not|unable to|failed to) connect|connect: |"
                            r"upstream connect error|503 Service Unavailable|no healthy upstream", _I)),
     ("slow_db", re.compile(r"duration: \d+(?:\.\d+)? ms\s+(?:statement|execute|bind|parse)|Query_time: \d|"
                            r"slow (?:query|statement|sql|repository|db)|query took \d|db_time=|"
-                           r"statement timeout|canceling statement|lock wait timeout", _I)),
+                           r"statement timeout|canceling statement|lock wait timeout|"
+                           # ORM timings: Rails "User Load (812.3ms)  SELECT", Django "(0.812) SELECT",
+                           # Sequelize "Executed (default): SELECT ... Elapsed time: 812ms"
+                           r"\(\d+(?:\.\d+)?\s?ms\)\s+(?:SELECT|UPDATE|INSERT|DELETE|WITH)\b|"
+                           r"\(\d+\.\d+\)\s+(?:SELECT|UPDATE|INSERT|DELETE|WITH)\b|"
+                           r"Executed \([^)]*\): (?:SELECT|UPDATE|INSERT|DELETE|WITH)\b.*Elapsed time", _I)),
     ("config", re.compile(r"invalid configuration|invalid config|missing required|is required|\bnot set\b|"
                           r"no such file or directory|permission denied|executable file not found|"
                           r"exec format error|unknown flag|flag provided but not defined|could not parse|"
@@ -61,7 +72,7 @@ _BENIGN = re.compile(r"\bretrying in\b.*succeeded|health check passed", _I)
 # Kept apart so a chatty application class cannot push rarer infrastructure lines out of the sample.
 SWEEP_INFRA = (
     '"server misbehaving" | "name resolution" | EAI_AGAIN | "no such host" | ENOTFOUND | UnknownHostException | '
-    '"plugin/errors" | SERVFAIL | x509 | "certificate has expired" | "certificate expired" | '
+    'NameResolutionError | "Failed to resolve" | "plugin/errors" | "plugin/loop" | SERVFAIL | x509 | "certificate has expired" | "certificate expired" | '
     '"certificate verify failed" | SSL_do_handshake | "no space left" | ENOSPC | "disk full" | '
     'OutOfMemoryError | "out of memory"')
 SWEEP_APP = (
@@ -72,7 +83,7 @@ SWEEP_APP = (
 # Per-class follow-up queries, to learn which pods a class comes from.
 CLASS_QUERIES: dict[str, str] = {
     "dns_resolver": '"server misbehaving" | "name resolution" | EAI_AGAIN | UnknownHostException | "plugin/errors" '
-                    '| SERVFAIL',
+                    '| "plugin/loop" | NameResolutionError | "Failed to resolve" | SERVFAIL',
     "dns_nxdomain": '"no such host" | ENOTFOUND | NXDOMAIN',
     "tls_expired": 'x509 | "certificate has expired" | "certificate expired"',
     "tls_other": 'x509 | "certificate verify failed" | SSL_do_handshake',
@@ -104,6 +115,7 @@ _URL_HOST = re.compile(r"[a-z][a-z0-9+.-]*://(?:[^@/\s\"']+@)?([A-Za-z0-9.-]+)(?
 _HOST_PORT = re.compile(r"(?<![\w.-])([A-Za-z][A-Za-z0-9-]*(?:\.[A-Za-z0-9-]+)*)(?::(\d{2,5}))(?![\w.])")
 _LOOKUP = re.compile(r"lookup ([A-Za-z0-9.-]+)|UnknownHostException: ([A-Za-z0-9.-]+)|"
                      r"(?:EAI_AGAIN|ENOTFOUND) ([A-Za-z0-9.-]+)|\(([A-Za-z0-9.-]+\.[A-Za-z]{2,}):\d+\)|"
+                     r"Failed to resolve ['\"]([A-Za-z0-9.-]+)['\"]|\bhost=[`'\"]?([A-Za-z][A-Za-z0-9.-]+)|"
                      r"plugin/errors: \d+ ([A-Za-z0-9.-]+?)\.? [A-Z]+:", _I)
 _IP = re.compile(r"^\d+(?:\.\d+){3}$")
 _NOT_HOSTS = {"localhost", "http", "https", "tcp", "udp", "time", "ts", "caller", "err", "error"}
@@ -134,6 +146,7 @@ def slow_ms(text: str) -> float | None:
     """Largest statement duration a slow_db line reports, in milliseconds."""
     vals = [float(g) for m in _MS.finditer(text) for g in m.groups() if g]
     vals += [float(g) * 1000 for m in _S.finditer(text) for g in m.groups() if g]
+    vals += [round(d * 1000, 3) for d in durations(text)]
     return max(vals) if vals else None
 
 

@@ -6,10 +6,10 @@ Only catalog actions are proposed, only against an object the evidence names; th
 from __future__ import annotations
 
 import math
-import re
 
 from agents.diagnosis import ProposedAction
 from agents.offline.signals import Ctx, Hypothesis
+from tools.k8s.quantity import cpu_cores, cpu_text, mem_bytes, mem_human, mem_text
 
 DEFAULT_ACTION = {
     "oom_killed": "set_resources", "config_error": None, "image_pull_error": "rollback_deployment",
@@ -21,26 +21,6 @@ DEFAULT_ACTION = {
 }
 HIGH_RISK = {"rollback_deployment", "cordon_node"}
 MAX_SCALE_FACTOR = 3
-_UNITS = {"Ki": 1024, "Mi": 1024**2, "Gi": 1024**3, "Ti": 1024**4, "K": 1000, "M": 10**6, "G": 10**9, "": 1}
-
-
-def mem_bytes(q: str | None) -> float | None:
-    m = re.fullmatch(r"(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|K|M|G)?", (q or "").strip())
-    return float(m.group(1)) * _UNITS[m.group(2) or ""] if m else None
-
-
-def mem_text(b: float) -> str:
-    mi = math.ceil(b / 1024**2 / 64) * 64   # round up to 64Mi steps
-    return f"{mi // 1024}Gi" if mi % 1024 == 0 else f"{mi}Mi"
-
-
-def cpu_cores(q: str | None) -> float | None:
-    m = re.fullmatch(r"(\d+(?:\.\d+)?)(m)?", (q or "").strip())
-    return (float(m.group(1)) / (1000 if m.group(2) else 1)) if m else None
-
-
-def cpu_text(c: float) -> str:
-    return f"{c:g}" if c >= 1 and float(c).is_integer() else f"{round(c * 1000)}m"
 
 
 def propose(h: Hypothesis, ctx: Ctx) -> list[ProposedAction]:
@@ -49,12 +29,19 @@ def propose(h: Hypothesis, ctx: Ctx) -> list[ProposedAction]:
         return []
     target, ns, params, why = h.component, h.namespace or ctx.scope.namespace, {}, ""
     kind = _kind(ctx, target)
+    if action != "cordon_node" and kind not in ("Deployment", None):
+        # The catalog's workload actions change Deployments only: a CronJob's, StatefulSet's or
+        # DaemonSet's fix is a human's (the summary says which).
+        h.params.setdefault("not_a_deployment", kind)  # read by the summary, not an action parameter
+        return []
     if action == "set_resources" and h.category == "oom_killed":
         limit = mem_bytes(h.params.get("memory_limit")) or h.params.get("memory_limit_bytes")
         params = {"container": h.params.get("container") or target}
         if limit:
+            # The current limit as observed (the spec's own quantity), never a rounded stand-in for it.
+            seen = h.params.get("memory_limit") or mem_human(limit)
             params.update(memory_limit=mem_text(limit * 1.5))
-            why = f"raise the memory limit 1.5x ({mem_text(limit)} -> {mem_text(limit * 1.5)}) while the footprint is investigated"
+            why = f"raise the memory limit 1.5x ({seen} -> {mem_text(limit * 1.5)}) while the footprint is investigated"
         else:
             why = "raise the memory limit of the OOMKilled container (current limit not visible)"
     elif action == "set_resources" and h.category == "cpu_throttling":
@@ -62,7 +49,7 @@ def propose(h: Hypothesis, ctx: Ctx) -> list[ProposedAction]:
         params = {"container": h.params.get("container") or target}
         if cur:
             params.update(cpu_limit=cpu_text(cur * 2))
-            why = f"double the CPU limit ({cpu_text(cur)} -> {cpu_text(cur * 2)}) so CFS stops throttling"
+            why = f"double the CPU limit ({h.params['cpu_limit']} -> {cpu_text(cur * 2)}) so CFS stops throttling"
         else:
             why = "raise (or remove) the CPU limit of the throttled container"
     elif action == "set_resources" and h.category == "unschedulable":

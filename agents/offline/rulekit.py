@@ -17,6 +17,9 @@ def best(hyps: list[Hypothesis]) -> Hypothesis | None:
 
 def _finish(h: Hypothesis, ctx: Ctx, workload: str) -> Hypothesis:
     h.score = max(0.0, min(1.0, h.score)) * ctx.weight(workload)
+    note = ctx.neighbour_note(workload)
+    if note:
+        h.against.append(note)
     h.component = workload
     h.namespace = h.namespace or ctx.namespace_of(workload)
     return h

@@ -9,7 +9,8 @@ from agents.offline.rules_change import bad_deploy
 from agents.offline.rules_infra import certificate_expired, disk_full, dns_failure, node_pressure
 from agents.offline.rules_load import (connection_pool_exhausted, cpu_throttling, dependency_unavailable, slow_query,
                                        traffic_spike)
-from agents.offline.rules_pod import config_error, image_pull_error, oom_killed, probe_failure, unschedulable
+from agents.offline.rules_config import config_error
+from agents.offline.rules_pod import image_pull_error, oom_killed, probe_failure, unschedulable
 
 RULES = (oom_killed, config_error, image_pull_error, bad_deploy, cpu_throttling, connection_pool_exhausted,
          dependency_unavailable, slow_query, disk_full, node_pressure, unschedulable, certificate_expired,

@@ -4,6 +4,7 @@ from __future__ import annotations
 from agents.offline.signals import PULL_REASONS, Ctx, Hypothesis
 from agents.offline.rulekit import (ROLLOUT_WINDOW, SLACK, _failing, _finish, _in_rev, _older_pod, best, ctx_iso,
                                     rollout_of, started_row)
+from tools.textclip import clip_middle
 
 def _hash_split(ctx: Ctx, wl: str):
     """Without the Deployment API: two pod-template hashes of one workload, where every failing or
@@ -51,7 +52,7 @@ def bad_deploy(ctx: Ctx) -> Hypothesis | None:
                                 f"did not")
                 code = ctx.hits(("code", "config"), wl)
                 if code:
-                    h.add(0.15, code[0].ref, f"{wl} logs {code[0].cls} errors: {code[0].example[:180]}", code[0].first)
+                    h.add(0.15, code[0].ref, f"{wl} logs {code[0].cls} errors: \"{clip_middle(code[0].example, 220)}\"", code[0].first)
                 h.params["hash_split"] = hsh
                 out.append(_finish(h, ctx, wl))
             continue
@@ -94,11 +95,21 @@ def bad_deploy(ctx: Ctx) -> Hypothesis | None:
             if not correlated and code_new and not code_before:
                 h.score += 0.15
             correlated = True
+        start = ctx.scope.start
+        code_in_new = [x for x in code_new if x.cls == "code" and (not x.scoped_pod or x.scoped_pod in new_names)]
+        if not correlated and wl in ctx.focus and start and code_in_new and not code_before \
+                and new.created - SLACK <= start <= new.created + ROLLOUT_WINDOW and not new.restart_only:
+            # Without metrics, the alert's own start dates the trouble; code errors (stack traces) from the
+            # new revision's pods say the change broke it, not a dependency.
+            h.add(0.25, new_pods[0].ref if new_pods else None,
+                  f"the alert started {int((start - new.created).total_seconds() // 60)} min after {wl}'s revision "
+                  f"{new.number} was created ({ctx_iso(new.created)}) and its pods log code errors", start)
+            correlated = True
         if not correlated:
             continue
         if code_new:
             x = code_new[0]
-            h.add(0.15, x.ref, f"{wl} logs {x.cls} errors since the rollout: {x.example[:180]}", x.first)
+            h.add(0.15, x.ref, f"{wl} logs {x.cls} errors since the rollout: \"{clip_middle(x.example, 220)}\"", x.first)
         if prev is not None and prev.images != new.images:
             changes = [f"{c}: {prev.images.get(c, '-')} -> {img}" for c, img in new.images.items()
                        if prev.images.get(c) != img]
@@ -107,6 +118,10 @@ def bad_deploy(ctx: Ctx) -> Hypothesis | None:
                 h.add(0.05, w.ref, f"revision {new.number} changed the image ({'; '.join(changes)[:200]})", new.created)
         h.params.update(revision=new.number, rs=new.rs, previous_revision=prev.number if prev else None,
                         previous_images=prev.images if prev else {})
+        if new.restart_only:
+            h.counter(0.3, f"revision {new.number} of {wl} only restarted its pods (restartedAt): its pod template "
+                           f"equals revision {prev.number}'s, so a rollback would start the same pods; what fails "
+                           "comes from outside the template (a ConfigMap, Secret or dependency)")
         if any(p.waiting_reasons() & PULL_REASONS for p in new_pods):
             h.counter(0.4, "the new pods cannot pull their image (image_pull_error)")
         if any(c.termination[0] == "OOMKilled" for p in new_pods for c in p.containers):

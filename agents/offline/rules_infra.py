@@ -1,14 +1,16 @@
-"""Causes below the workload: volumes, nodes, TLS certificates, cluster DNS."""
+"""Causes below the workload: volumes and TLS certificates (nodes: rules_node, DNS: rules_dns)."""
 from __future__ import annotations
 
 import re
 
 from agents.offline.logsig import SERVER_TLS, hosts_in
 from agents.offline.rulekit import _finish, best
+from agents.offline.rules_dns import dns_failure  # noqa: F401  (the taxonomy's rules, importable from here)
+from agents.offline.rules_node import node_pressure  # noqa: F401
 from agents.offline.signals import Ctx, Hypothesis
+from tools.textclip import clip_middle
 
 FULL = 0.05          # free share at which a filesystem counts as full
-_DNS_SERVER = re.compile(r"coredns|kube-dns|dns", re.I)
 
 
 # ------------------------------------------------------------------------------ disk_full
@@ -20,7 +22,7 @@ def disk_full(ctx: Ctx) -> Hypothesis | None:
         hits = ctx.hits("disk", wl)
         if hits:
             x = max(hits, key=lambda x: x.count)
-            h.add(0.5, x.ref, f"{wl} fails writes x{sum(x.count for x in hits)}: {x.example[:200]}", x.first)
+            h.add(0.5, x.ref, f"{wl} fails writes x{sum(x.count for x in hits)}: \"{clip_middle(x.example, 240)}\"", x.first)
         pvc = [r for r in full if r.labels.get("persistentvolumeclaim") and _claim_of(r.labels["persistentvolumeclaim"], wl)]
         if pvc:
             r = pvc[0]
@@ -43,47 +45,6 @@ def _claim_of(claim: str, wl: str) -> bool:
     return claim == wl or claim.startswith(wl + "-") or f"-{wl}-" in claim or claim.endswith("-" + wl)
 
 
-# ------------------------------------------------------------------------------ node_pressure
-def node_pressure(ctx: Ctx) -> Hypothesis | None:
-    out = []
-    cond_rows = [r for r in ctx.f.rows.get("node_conditions", []) if r.state == "abnormal"]
-    names = sorted(set(ctx.f.nodes) | {r.labels.get("node", "") for r in cond_rows} - {""})
-    for node in names:
-        h = Hypothesis("node_pressure")
-        n = ctx.f.nodes.get(node)
-        bad = (n.pressure + ([f"Ready={n.ready}"] if n.ready != "True" else [])) if n else []
-        if n and bad:
-            h.add(0.45, n.ref, f"node {node}: {', '.join(bad)}" + (f" since {n.since:%H:%M}Z" if n.since else ""),
-                  n.since)
-        rows = [r for r in cond_rows if r.labels.get("node") == node]
-        if rows and not bad:
-            h.add(0.45, rows[0].ref, f"node {node}: " + ", ".join(f"{r.labels.get('condition')}={r.labels.get('status')}"
-                                                                  for r in rows), rows[0].since)
-        if not h.score:
-            continue
-        evicted = [p for p in ctx.f.pods.values() if p.node == node and p.reason == "Evicted"]
-        if evicted:
-            wls = sorted({p.workload for p in evicted})
-            h.add(0.25 + min(0.1, 0.05 * (len(evicted) - 1)), evicted[0].ref,
-                  f"{len(evicted)} pod(s) evicted from {node} ({', '.join(wls)}): {(evicted[0].message or '')[:160]}")
-        evs = [e for e in ctx.f.events if e.kind == "Node" and e.name == node and e.reason != "NodeNotSchedulable"]
-        if evs:
-            e = max(evs, key=lambda e: (e.type == "Warning", e.count))
-            h.add(0.1, e.ref, f"{e.reason} x{e.count} on node {node}: {e.message[:160]}", e.first)
-        ev_evict = [e for e in ctx.f.events if e.reason == "Evicted" and "node was low on resource" in e.message.lower()]
-        if ev_evict and not evicted:
-            h.add(0.2, ev_evict[0].ref, f"Evicted: {ev_evict[0].message[:160]}", ev_evict[0].first)
-        h.params["node"] = node
-        h.component = node
-        focus_pods = [p for p in ctx.f.pods.values() if p.workload in ctx.focus and p.node]
-        on_node = any(p.node == node for p in focus_pods) or node in ctx.scope.nodes
-        named_other = ctx.scope.nodes and node not in ctx.scope.nodes
-        weight = 0.7 if named_other else (1.0 if (not ctx.focus or on_node or not focus_pods) else 0.7)
-        h.score = min(1.0, h.score) * weight
-        out.append(h)
-    return best(out)
-
-
 # ------------------------------------------------------------------------------ certificate_expired
 def certificate_expired(ctx: Ctx) -> Hypothesis | None:
     h = Hypothesis("certificate_expired")
@@ -102,7 +63,7 @@ def certificate_expired(ctx: Ctx) -> Hypothesis | None:
     if hits:
         x = max(hits, key=lambda x: x.count)
         h.add(0.25 if expired else 0.5, x.ref, f"TLS clients reject an expired certificate x{sum(x.count for x in hits)}: "
-                                               f"{x.example[:200]}", x.first)
+                                               f"\"{clip_middle(x.example, 240)}\"", x.first)
     if not h.score:
         return None
     probes = [r for r in ctx.f.rows.get("probe_success", []) if r.state == "abnormal"]
@@ -145,40 +106,3 @@ def _name_overlap(workload: str, host: str) -> bool:
     parts = set(re.split(r"[-.]", workload)) - {"api", "svc", "web", "app", "service", "server"}
     hp = {p.rstrip("s") for p in re.split(r"[-.]", host)}
     return any(len(p) >= 4 and p.rstrip("s") in hp for p in parts)
-
-
-# ------------------------------------------------------------------------------ dns_failure
-def dns_failure(ctx: Ctx) -> Hypothesis | None:
-    h = Hypothesis("dns_failure")
-    rows = [r for r in ctx.f.rows.get("dns_errors", []) if r.state == "abnormal"]
-    if rows:
-        r = max(rows, key=lambda r: r.value or 0)
-        h.add(0.45, r.ref, f"CoreDNS answers {r.labels.get('rcode')} to {(r.value or 0):.0%} of queries", r.since)
-    hits = ctx.hits("dns_resolver")
-    server_hits = [x for x in hits if re.search(r"plugin/|\[ERROR\]", x.example)
-                   or any(_DNS_SERVER.search(w) for w in ctx.attribution(x))]
-    client_hits = [x for x in hits if x not in server_hits]
-    clients = sorted({w for x in client_hits for w in ctx.attribution(x)})
-    if client_hits:
-        x = max(client_hits, key=lambda x: x.count)
-        h.add(0.3 if len(clients) >= 2 else 0.2, x.ref, f"name resolution fails in {len(clients) or 'some'} "
-              f"workload(s) ({', '.join(clients[:5])}): {x.example[:180]}", x.first)
-    if server_hits:
-        x = max(server_hits, key=lambda x: x.count)
-        h.add(0.2 if h.score else 0.3, x.ref, f"the DNS server logs errors x{sum(x.count for x in server_hits)}: "
-                                               f"{x.example[:180]}", x.first)
-    if not h.score:
-        nx = ctx.hits("dns_nxdomain")
-        nx_wls = {w for x in nx for w in ctx.attribution(x)}
-        if len(nx_wls) >= 2:
-            x = nx[0]
-            h.add(0.3, x.ref, f"{len(nx_wls)} workloads cannot resolve names: {x.example[:160]}", x.first)
-        else:
-            return None
-    dns_wls = sorted({w for x in server_hits for w in ctx.attribution(x)} |
-                     {w for w in ctx.workloads() if _DNS_SERVER.search(w)})
-    h.component = next((w for w in dns_wls if "dns" in w), dns_wls[0] if dns_wls else "coredns")
-    affected = set(clients) & ctx.focus
-    h.score = min(1.0, h.score) * (1.0 if (affected or not ctx.focus) else 0.8)
-    h.namespace = ctx.namespace_of(h.component)
-    return h

@@ -1,10 +1,15 @@
 """Saturation and dependencies: CPU limits, load, connection pools, slow queries, unreachable services."""
 from __future__ import annotations
 
-from agents.diagnosis import Evidence
+from agents.offline.durations import slow_calls
 from agents.offline.logsig import hosts_in, slow_ms
 from agents.offline.signals import Ctx, Hypothesis
+from agents.offline.subject import dependency_workload
 from agents.offline.rulekit import ROLLOUT_WINDOW, SLACK, _finish, _latency_bad, _rate_ratio, best, rollout_of
+from tools.k8s.quantity import cpu_cores
+from tools.textclip import clip_middle
+
+TINY_CPU = 0.1   # cores: a limit this small throttles any real work
 
 def cpu_throttling(ctx: Ctx) -> Hypothesis | None:
     out = []
@@ -16,9 +21,24 @@ def cpu_throttling(ctx: Ctx) -> Hypothesis | None:
         if r.value < 0.25:
             continue
         h = Hypothesis("cpu_throttling")
-        h.add(0.4 + min(0.3, (r.value - 0.25) * 0.6), r.ref, f"{r.labels.get('pod')}/{r.labels.get('container')} "
-              f"CPU-throttled in {r.value:.0%} of CFS periods (peak {(r.peak or r.value):.0%})", r.since)
+        who = f"{r.labels.get('pod') or wl}/{r.labels.get('container') or '?'}"
+        h.add(0.4 + min(0.3, (r.value - 0.25) * 0.6), r.ref,
+              f"{r.text} for {who}" if r.extra.get("from_alert") else
+              f"{who} CPU-throttled in {r.value:.0%} of CFS periods (peak {(r.peak or r.value):.0%})", r.since)
         h.params["container"] = r.labels.get("container")
+        named = h.params["container"]
+        c = next((c for p in ctx.pods(wl) for c in p.containers
+                  if c.limits.get("cpu") and (not named or c.name == named)), None)
+        if c is not None:
+            limit = cpu_cores(c.limits["cpu"]) or 0
+            h.add(0.1 if limit <= TINY_CPU else 0.05, ctx.pods(wl)[0].ref,
+                  f"container {c.name} of {wl} has a CPU limit of {c.limits['cpu']}"
+                  + (f" (request {c.requests['cpu']})" if c.requests.get("cpu") else ""))
+            h.params.setdefault("container", c.name)
+        slow = slow_calls(ctx.lines_of(wl))
+        if slow is not None:
+            h.add(0.1, ctx.log_ref(wl), f"{wl}'s own logs show {slow.count} call(s) taking {slow.typical:.2g} s "
+                                        f"(up to {slow.slowest:.2g} s): \"{clip_middle(slow.example, 200)}\"")
         lat = _latency_bad(ctx, wl)
         if lat:
             h.add(0.15, lat.ref, f"{lat.labels.get('service', wl)}: {lat.text}", lat.since)
@@ -86,7 +106,7 @@ def connection_pool_exhausted(ctx: Ctx) -> Hypothesis | None:
         if hits:
             x = max(hits, key=lambda x: x.count)
             n = sum(x.count for x in hits)
-            h.add(0.5 + (0.1 if n >= 10 else 0), x.ref, f"{wl} logs pool exhaustion x{n}: {x.example[:200]}", x.first)
+            h.add(0.5 + (0.1 if n >= 10 else 0), x.ref, f"{wl} logs pool exhaustion x{n}: \"{clip_middle(x.example, 240)}\"", x.first)
         ns = ctx.namespace_of(wl)
         mine = [r for r in pool_rows if r.labels.get("namespace") == ns and (hits or wl in ctx.focus)]
         if mine:
@@ -126,7 +146,7 @@ def slow_query(ctx: Ctx) -> Hypothesis | None:
             x = max(mine, key=lambda x: x.count)
             h.add(0.45, x.ref, f"{wl} logs slow database calls x{sum(x.count for x in mine)} "
                                f"(up to {max(slow_ms(x.example + ' ' + x.template) or 0 for x in mine):.0f} ms): "
-                               f"{x.example[:180]}", x.first)
+                               f"\"{clip_middle(x.example, 220)}\"", x.first)
         lat = _latency_bad(ctx, wl)
         if not mine and not (lat and wl in ctx.focus):
             continue
@@ -135,7 +155,7 @@ def slow_query(ctx: Ctx) -> Hypothesis | None:
             x = max(db_side, key=lambda x: x.count)
             ms = max(slow_ms(x.example + " " + x.template) or 0 for x in db_side)
             h.add(0.45 if not mine else 0.15, x.ref, f"database statements take up to {ms:.0f} ms "
-                  f"(x{sum(x.count for x in db_side)}): {x.example[:180]}", x.first)
+                  f"(x{sum(x.count for x in db_side)}): \"{clip_middle(x.example, 220)}\"", x.first)
         if tx and (wl in ctx.focus or not ctx.focus) and lat:
             r = max(tx, key=lambda r: r.value or 0)
             h.add(0.3 if (mine or db_side) else 0.4, r.ref, f"the longest active statement on "
@@ -167,20 +187,21 @@ def dependency_unavailable(ctx: Ctx) -> Hypothesis | None:
         base = 0.55 if crash else (0.45 if hits else 0.25)
         hosts = [hh for y in (crash or hits or slow) for hh in hosts_in(y.example + " " + y.template)]
         target = _dependency(hosts, known, wl)
-        h.add(base, x.ref, f"{wl} cannot reach {target or 'a dependency'}: {x.example[:200]}", x.first)
+        # The line that names the dependency is the one to quote.
+        line = next((t for y in (crash or hits or slow) for t in (y.example, y.template) if target and target in t),
+                    x.example)
+        h.add(base, x.ref, f"{wl} cannot reach {target or 'a dependency'}: \"{clip_middle(line, 240)}\"", x.first)
         h.params["dependency"] = target
         if target:
             others = {w for y in ctx.hits(("refused", "timeout")) for w in ctx.attribution(y)
                       if w != wl and any(_same_host(target, hh) for hh in hosts_in(y.example + " " + y.template))}
             if others:
-                h.score += 0.1
-                h.evidence.append(Evidence(tool=x.ref.tool, query=x.ref.query, supports=h.category,
-                                           finding=f"{', '.join(sorted(others))} fail to reach {target} too"))
+                h.add(0.1, x.ref, f"{', '.join(sorted(others))} fail to reach {target} too")
             probe = next((r for r in probes if target.split(":")[0] in r.labels.get("instance", "")), None)
             if probe:
                 h.add(0.15, probe.ref, f"blackbox probe of {probe.labels.get('instance')} failing ({probe.text})",
                       probe.since)
-            dep_wl = _in_cluster_workload(target, known)
+            dep_wl = _in_cluster_workload(ctx, target, known)
             if dep_wl and dep_wl != wl:
                 h.params["in_cluster"] = dep_wl
                 h.counter(0.6, f"{target} is the in-cluster workload {dep_wl}: its own failure is the cause")
@@ -194,12 +215,14 @@ def _same_host(a: str, b: str) -> bool:
     return a.split(":")[0] == b.split(":")[0]
 
 
-def _in_cluster_workload(host: str, known: list[str]) -> str | None:
-    first = host.split(".")[0]
-    if first in known:
-        return first
+def _in_cluster_workload(ctx: Ctx, host: str, known: list[str]) -> str | None:
+    """The workload behind a host (pod, Service, workload name), or the Service's name for an in-cluster
+    address whose pods are not known."""
+    found = dependency_workload(host.split(":")[0], set(known), {p.name: p for p in ctx.f.pods.values()}, ctx.f)
+    if found:
+        return found
     if ".svc" in host or host.endswith("cluster.local"):
-        return first
+        return host.split(".")[0]
     return None
 
 

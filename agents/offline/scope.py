@@ -103,6 +103,9 @@ class Scope:
     start: datetime | None = None
     alertname: str | None = None
     exporter_alert: bool = False
+    resolved: bool = False                # the cluster confirmed the subject (agents.scope.resolve_scope)
+    subject_kind: str | None = None       # Deployment, CronJob, ... of focus[0] when resolved
+    host_nodes: list[str] = field(default_factory=list)  # nodes hosting the subject's pods
 
     def add_focus(self, name: str | None) -> None:
         if name and name not in self.focus:
@@ -138,12 +141,14 @@ def scope_from_trigger(trigger: Trigger) -> Scope:
         if p and p not in s.pods and not is_exporter_name(p):
             s.pods.append(p)
             s.add_focus(workload_of_pod(p)[0])
-    for key in ("deployment", "statefulset", "daemonset", "cronjob", "job_name", "service", "app", "container",
+    for key in ("deployment", "statefulset", "daemonset", "cronjob", "job_name", "kube_deployment", "kube_stateful_set",
+                "kube_daemon_set", "kube_cronjob", "kube_job", "k8s_deployment_name", "k8s_statefulset_name",
+                "k8s_daemonset_name", "k8s_cronjob_name", "k8s_job_name", "service", "app", "container",
                 "consumergroup", "workload"):
         v = labels.get(key)
         if v and not is_exporter_name(v):
-            s.add_focus(job_workload(v) if key == "job_name" else v)
-    for key in ("node", "kubernetes_node", "exported_node"):
+            s.add_focus(job_workload(v) if key in ("job_name", "kube_job", "k8s_job_name") else v)
+    for key in ("node", "kubernetes_node", "exported_node", "kube_node", "k8s_node_name"):
         if labels.get(key) and labels[key] not in s.nodes:
             s.nodes.append(labels[key])
     if trigger.service and not is_exporter_name(trigger.service) and trigger.service not in s.focus:

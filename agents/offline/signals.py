@@ -9,9 +9,11 @@ from agents.diagnosis import Evidence
 from agents.offline.facts import LogHit, Pod, Ref, Row
 from agents.offline.features import Facts, row_workload
 from agents.offline.scope import Scope, workload_of_pod
+from agents.offline.subject import links
 
-# Weight of evidence by how close it is to what the alert is about.
-W_FOCUS, W_NO_FOCUS, W_SAME_NS, W_OTHER = 1.0, 0.85, 0.6, 0.5
+# Weight of evidence by how close it is to what the alert is about: the subject, a neighbour that
+# structured data links to it (agents/offline/subject.py), any other workload.
+W_FOCUS, W_NO_FOCUS, W_LINKED, W_UNLINKED = 1.0, 0.85, 0.6, 0.3
 PULL_REASONS = {"ImagePullBackOff", "ErrImagePull", "InvalidImageName", "ErrImageNeverPull", "RegistryUnavailable"}
 CONFIG_REASONS = {"CreateContainerConfigError", "CreateContainerError", "RunContainerError"}
 
@@ -29,12 +31,19 @@ class Hypothesis:
     evidence: list[Evidence] = field(default_factory=list)
     against: list[str] = field(default_factory=list)
     params: dict[str, Any] = field(default_factory=dict)
+    points: dict[int, float] = field(default_factory=dict)   # id(evidence) -> what it added to the score
 
     def add(self, points: float, ref: Ref | None, finding: str, time: datetime | None = None) -> None:
         self.score += points
         if ref is not None and finding:
-            self.evidence.append(Evidence(tool=ref.tool, query=ref.query, finding=finding, time=iso(time),
-                                          supports=self.category))
+            e = Evidence(tool=ref.tool, query=ref.query, finding=finding, time=iso(time), supports=self.category)
+            self.evidence.append(e)
+            self.points[id(e)] = points
+
+    def strongest(self) -> list[Evidence]:
+        """Evidence by what it weighed, the rule's own order among equals."""
+        order = {id(e): i for i, e in enumerate(self.evidence)}
+        return sorted(self.evidence, key=lambda e: (-self.points.get(id(e), 0.0), order[id(e)]))
 
     def counter(self, factor: float, why: str) -> None:
         self.score *= factor
@@ -48,18 +57,24 @@ class Ctx:
         self.f = facts
         self.scope = scope
         self.focus = set(scope.focus)
-        self._focus_ns = {p.namespace for p in facts.pods.values() if p.workload in self.focus}
-        if scope.namespace:
-            self._focus_ns.add(scope.namespace)
+        self.linked = links(facts, self.focus)   # neighbour -> why it is linked to the subject
 
     # -- weighting ------------------------------------------------------------------------
-    def weight(self, workload: str | None, namespace: str | None = None) -> float:
+    def weight(self, workload: str | None) -> float:
         if not self.focus:
             return W_NO_FOCUS
         if workload in self.focus:
             return W_FOCUS
-        ns = namespace or self.namespace_of(workload)
-        return W_SAME_NS if ns and ns in self._focus_ns else W_OTHER
+        return W_LINKED if workload in self.linked else W_UNLINKED
+
+    def neighbour_note(self, workload: str | None) -> str | None:
+        """Why a hypothesis about another workload than the subject was weighed down (or not)."""
+        if not self.focus or workload in self.focus or workload is None:
+            return None
+        if workload in self.linked:
+            return f"{workload} is linked to the alert's subject: {self.linked[workload]}"
+        return (f"{workload} is not the alert's subject ({', '.join(sorted(self.focus))}) and nothing links it "
+                "to it (no shared ConfigMap, Secret or PVC, not named by its logs)")
 
     def namespace_of(self, workload: str | None) -> str | None:
         for p in self.f.pods.values():
@@ -112,6 +127,21 @@ class Ctx:
     def workload_of(self, pod: str) -> str:
         p = self.f.pods.get(pod)
         return p.workload if p else workload_of_pod(pod)[0]
+
+    def log_ref(self, workload: str) -> Ref | None:
+        """Where the workload's own log lines were read (kubectl logs, or a pod-scoped search)."""
+        ref = next((self.f.pod_log_refs[p] for p in sorted(self.f.pod_log_refs) if self.workload_of(p) == workload),
+                   None)
+        return ref or next((h.ref for h in self.f.logs if h.scoped_pod and self.workload_of(h.scoped_pod) == workload),
+                           None)
+
+    def lines_of(self, workload: str) -> list[str]:
+        """Everything read of the workload's own logs: kubectl logs and pod-scoped searches."""
+        out = [t for t, _ in self.crash_lines(workload)]
+        for pod, lines in sorted(self.f.pod_samples.items()):
+            if self.workload_of(pod) == workload:
+                out += lines
+        return out
 
     def crash_lines(self, workload: str) -> list[tuple[str, bool]]:
         out = []

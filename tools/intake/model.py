@@ -19,7 +19,9 @@ from .normalise import MAX_TEXT, bounded_copy, label_fingerprint, normalise_seve
 _EXPORTER = re.compile(r"kube-state-metrics|node-exporter|kubelet|cadvisor|blackbox-exporter|pushgateway"
                        r"|^apiserver$|^prometheus$", re.I)
 _SERVICE_KEYS = ("service", "app", "app_kubernetes_io_name", "deployment", "statefulset", "daemonset",
-                 "job_name", "job", "container")
+                 "job_name", "kube_deployment", "kube_stateful_set", "kube_daemon_set", "kube_cronjob", "kube_job",
+                 "k8s_deployment_name", "k8s_statefulset_name", "k8s_daemonset_name", "k8s_cronjob_name",
+                 "k8s_job_name", "job", "container")
 
 
 class Alert(BaseModel):
@@ -46,7 +48,8 @@ class Alert(BaseModel):
 
     @property
     def namespace(self) -> str | None:
-        return self._label("namespace", "exported_namespace", "kubernetes_namespace", "k8s_namespace_name")
+        return self._label("namespace", "exported_namespace", "kubernetes_namespace", "k8s_namespace_name",
+                           "kube_namespace")
 
     @property
     def service(self) -> str | None:
@@ -54,7 +57,7 @@ class Alert(BaseModel):
 
     @property
     def pod(self) -> str | None:
-        return self._label("pod", "pod_name", "exported_pod", "k8s_pod_name")
+        return self._label("pod", "pod_name", "exported_pod", "k8s_pod_name", "kube_pod_name")
 
     @property
     def summary(self) -> str | None:

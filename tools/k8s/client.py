@@ -79,6 +79,11 @@ class Kube:
         self.queries: list[str] = []
 
     @property
+    def networking(self) -> k8s.NetworkingV1Api:
+        # Built on first use: importing the API class costs ~0.1 s, which most reads never need.
+        return k8s.NetworkingV1Api(self.api)
+
+    @property
     def host(self) -> str:
         return self.api.configuration.host
 

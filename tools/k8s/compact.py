@@ -78,3 +78,10 @@ def short(text: Any, limit: int = 300) -> Any:
         return text[:limit] + "…"
     return text
 
+
+
+def as_int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None

@@ -12,8 +12,9 @@ from typing import Any
 
 from tools.base import ToolResult
 from tools.k8s.client import Kube
-from tools.k8s.compact import ago, conditions, images, owner_uid, prune
+from tools.k8s.compact import ago, as_int, conditions, images, owner_uid, prune
 from tools.k8s.selectors import label_selector_string
+from tools.k8s.template_diff import restart_only, template_changes
 
 REVISION = "deployment.kubernetes.io/revision"
 CHANGE_CAUSE = "kubernetes.io/change-cause"
@@ -57,7 +58,17 @@ def deployment_view(dep: dict[str, Any], replicasets: list[dict[str, Any]], now:
     template = spec.get("template") or {}
     replicas = {"desired": desired, "updated": status.get("updatedReplicas", 0), "ready": status.get("readyReplicas", 0),
                 "available": status.get("availableReplicas", 0), "unavailable": status.get("unavailableReplicas", 0)}
-    history = sorted((_rs_view(rs, now) for rs in replicasets), key=lambda r: r.get("revision", 0), reverse=True)
+    ordered = sorted(replicasets, key=lambda rs: as_int(((rs.get("metadata") or {}).get("annotations") or {})
+                                                     .get(REVISION)) or 0, reverse=True)
+    history = [_rs_view(rs, now) for rs in ordered]
+    for view, rs, older in zip(history, ordered, ordered[1:]):
+        # What a rollback to the older revision would undo; nothing when only restartedAt changed.
+        old_t, new_t = (older.get("spec") or {}).get("template"), (rs.get("spec") or {}).get("template")
+        if restart_only(old_t, new_t):
+            view["restart_only"] = True
+            view["changes"] = ["restartedAt only (kubectl rollout restart): same pod template as the previous revision"]
+        else:
+            view["changes"] = template_changes(old_t, new_t)
     view = prune({
         "name": meta.get("name"),
         "replicas": replicas,
@@ -66,7 +77,7 @@ def deployment_view(dep: dict[str, Any], replicasets: list[dict[str, Any]], now:
         "paused": spec.get("paused"),
         "strategy": (spec.get("strategy") or {}).get("type"),
         "images": images(template.get("spec")),
-        "revision": _int((meta.get("annotations") or {}).get(REVISION)),
+        "revision": as_int((meta.get("annotations") or {}).get(REVISION)),
         "restarted_at": (template.get("metadata") or {}).get("annotations", {}).get(RESTARTED_AT),
         "created": meta.get("creationTimestamp"),
         "conditions": conditions(status.get("conditions")),
@@ -87,7 +98,7 @@ def _rs_view(rs: dict[str, Any], now: datetime) -> dict[str, Any]:
     meta, spec, status = rs.get("metadata") or {}, rs.get("spec") or {}, rs.get("status") or {}
     ann = meta.get("annotations") or {}
     return prune({
-        "revision": _int(ann.get(REVISION)),
+        "revision": as_int(ann.get(REVISION)),
         "name": meta.get("name"),
         "created": meta.get("creationTimestamp"),
         "age": ago(meta.get("creationTimestamp"), now),
@@ -137,10 +148,3 @@ def _line(v: dict[str, Any]) -> str:
         if change.get("image_changes"):
             text += f", {'; '.join(change['image_changes'])}"
     return text
-
-
-def _int(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None

@@ -8,6 +8,7 @@ from tools.k8s.deployments import read_deployments
 from tools.k8s.events import read_events, reduce_events
 from tools.k8s.jobs import read_jobs
 from tools.k8s.logs import read_pod_logs, reduce_logs
+from tools.k8s.netpol import read_network_policies
 from tools.k8s.nodes import read_nodes
 from tools.k8s.pods import read_pods
 from tools.k8s.subject import WORKLOAD_KINDS, find_workloads, read_subject
@@ -23,6 +24,13 @@ def _find_in(ctx: ToolContext):  # noqa: ANN202
     return find
 
 
+def _nodes_in(ctx: ToolContext):  # noqa: ANN202
+    """k8s_nodes bound to the allowlist: a node's pods are counted in the allowed namespaces only."""
+    async def nodes(kube, now, name=None):  # noqa: ANN001, ANN202
+        return await read_nodes(kube, now, name, ctx.namespace_allowlist)
+    return nodes
+
+
 def kubernetes_tools(api_client: ApiClient | None, ctx: ToolContext) -> list[Tool]:
     common = {"api": api_client, "ctx": ctx}
     return [
@@ -35,7 +43,8 @@ def kubernetes_tools(api_client: ApiClient | None, ctx: ToolContext) -> list[Too
             properties={"namespace": _NS, "name": {"type": "string", "description": "pod name"},
                         "label_selector": {"type": "string", "description": "e.g. app=checkout,tier in (web,api)"}},
             required=["namespace"], impl=read_pods, budget=8000,
-            reducer=problems_reducer("pods", slim_fields=("conditions", "qos")), **common),
+            reducer=problems_reducer("pods", slim_fields=("conditions", "qos"), healthy_fields=("node", "workload")),
+            **common),
         k8s_tool(
             name="k8s_events",
             description=("Kubernetes events of a namespace or of one object (kind + name), deduplicated with "
@@ -65,9 +74,11 @@ def kubernetes_tools(api_client: ApiClient | None, ctx: ToolContext) -> list[Too
         k8s_tool(
             name="k8s_nodes",
             description=("Cluster nodes with Ready/MemoryPressure/DiskPressure/PIDPressure conditions, taints, "
-                         "cordon state, allocatable and capacity."),
+                         "cordon state, addresses (InternalIP), allocatable and capacity (extended resources such "
+                         "as nvidia.com/gpu included). With a name, also the node's load: pods bound to it against "
+                         "its allocatable pods, and their memory/CPU requests and limits against allocatable."),
             properties={"name": {"type": "string", "description": "node name"}},
-            required=[], impl=read_nodes, budget=6000,
+            required=[], impl=_nodes_in(ctx), budget=6000,
             reducer=problems_reducer("nodes", slim_fields=("capacity",)), **common),
         k8s_tool(
             name="k8s_subject",
@@ -86,11 +97,19 @@ def kubernetes_tools(api_client: ApiClient | None, ctx: ToolContext) -> list[Too
             required=["names"], impl=_find_in(ctx),
             budget=4000, **common),
         k8s_tool(
+            name="k8s_network_policies",
+            description=("NetworkPolicies of a namespace (or those selecting one pod): which pods each selects, "
+                         "policy types, the egress it allows (ports and destinations) and whether DNS (UDP 53 to "
+                         "kube-dns) is allowed. An egress policy without DNS makes every name lookup of its pods "
+                         "fail while CoreDNS is healthy."),
+            properties={"namespace": _NS, "pod": {"type": "string", "description": "only policies selecting this pod"}},
+            required=["namespace"], impl=read_network_policies, budget=6000, **common),
+        k8s_tool(
             name="k8s_jobs",
             description=("Jobs and CronJobs with status (Complete/Failed/Running), succeeded/failed counts, "
                          "failure reasons (BackoffLimitExceeded, DeadlineExceeded), schedule and last runs. "
                          "A CronJob name also returns its Jobs."),
             properties={"namespace": _NS, "name": {"type": "string", "description": "job or cronjob name"}},
             required=["namespace"], impl=read_jobs, budget=6000,
-            reducer=problems_reducer("jobs", slim_fields=("images", "conditions")), **common),
+            reducer=problems_reducer("jobs", slim_fields=("images", "conditions", "command")), **common),
     ]

@@ -7,6 +7,8 @@ from typing import Any
 from tools.base import ToolResult
 from tools.k8s.client import Kube
 from tools.k8s.compact import ago, conditions, images, owner, parse_time, prune
+from tools.k8s.template_diff import template_changes
+from tools.textclip import clip_middle
 
 RECENT_JOBS = 5
 
@@ -26,6 +28,11 @@ async def read_jobs(kube: Kube, now: datetime, namespace: str, name: str | None 
         return ToolResult(status="no_data", summary=f"no {what} in namespace {namespace}")
     job_views.sort(key=lambda j: _ts(j.get("start")), reverse=True)
     cron_views = [cronjob_view(c, job_views, now) for c in crons]
+    raw = {(j.get("metadata") or {}).get("name"): j for j in jobs}
+    for cv in cron_views:
+        changes = changes_since_success(cv, job_views, raw)
+        if changes:
+            cv["changes_since_last_success"] = changes
     failed = [j for j in job_views if j.get("problems")]
     summary = f"{len(job_views)} job(s), {len(cron_views)} cronjob(s) in {namespace}; {len(failed)} job(s) with problems"
     if failed:
@@ -50,6 +57,7 @@ def job_view(job: dict[str, Any], now: datetime) -> dict[str, Any]:
         "name": meta.get("name"),
         "owner": owner(meta),
         "status": outcome,
+        "failure_reason": (failed_cond or {}).get("reason"),
         "active": status.get("active", 0),
         "succeeded": status.get("succeeded", 0),
         "failed": status.get("failed", 0),
@@ -60,6 +68,7 @@ def job_view(job: dict[str, Any], now: datetime) -> dict[str, Any]:
         "completion": status.get("completionTime"),
         "age": ago(status.get("startTime") or meta.get("creationTimestamp"), now),
         "images": images((spec.get("template") or {}).get("spec")),
+        "command": _command((spec.get("template") or {}).get("spec")),
         "conditions": conds,
     })
     problems = []
@@ -69,6 +78,20 @@ def job_view(job: dict[str, Any], now: datetime) -> dict[str, Any]:
         problems.append(f"{status['failed']} failed pod(s)")
     view["problems"] = problems
     return view
+
+
+def changes_since_success(cron: dict[str, Any], job_views: list[dict[str, Any]],
+                          raw: dict[str, dict[str, Any]]) -> list[str]:
+    """When the CronJob's newest Job failed: how its pod template differs from the newest one that
+    succeeded (a mistyped command, a changed env value), read from the Jobs themselves."""
+    children = [j for j in job_views if j.get("owner") == f"CronJob/{cron['name']}"]
+    if not children or children[0]["status"] != "Failed":
+        return []
+    good = next((j for j in children if j["status"] == "Complete"), None)
+    if good is None:
+        return []
+    tpl = lambda name: ((raw.get(name) or {}).get("spec") or {}).get("template")  # noqa: E731
+    return [f"{c} (last success {good['name']})" for c in template_changes(tpl(good["name"]), tpl(children[0]["name"]))]
 
 
 def cronjob_view(cron: dict[str, Any], job_views: list[dict[str, Any]], now: datetime) -> dict[str, Any]:
@@ -98,6 +121,13 @@ def cronjob_view(cron: dict[str, Any], job_views: list[dict[str, Any]], now: dat
         problems.append("last scheduled run did not succeed")
     view["problems"] = list(dict.fromkeys(problems))
     return view
+
+
+def _command(pod_spec: dict[str, Any] | None) -> str | None:
+    """The first container's command and arguments, as a shell would read them."""
+    ctrs = (pod_spec or {}).get("containers") or []
+    words = [str(w) for w in (ctrs[0].get("command") or []) + (ctrs[0].get("args") or [])] if ctrs else []
+    return clip_middle(" ".join(words), 300) if words else None
 
 
 def _ts(value: Any) -> float:

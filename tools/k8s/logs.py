@@ -103,8 +103,9 @@ def reduce_logs(result: ToolResult, budget: int) -> ToolResult:
         if "templates" in s:
             s["templates_omitted"] = s.get("templates_omitted", 0) + max(0, len(s["templates"]) - 6)
             s["templates"] = s["templates"][:6]
-            for t in s["templates"]:
-                t.pop("example", None)
+            for t in s["templates"]:  # shorter, never gone: the variables live in the example
+                if isinstance(t.get("example"), str):
+                    t["example"] = clip_middle(t["example"], 240)
         if "most_severe" in s:
             s["most_severe"]["tail"] = s["most_severe"]["tail"][-5:]
     return result

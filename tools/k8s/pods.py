@@ -6,8 +6,10 @@ from datetime import datetime
 from typing import Any
 
 from tools.base import ToolResult
-from tools.k8s.client import Kube
+from tools.k8s.client import ApiFailure, Kube
 from tools.k8s.compact import conditions, owner, parse_time, prune, resources, short
+from tools.k8s.selectors import labels_match, label_selector_string
+from tools.k8s.views import PodView, config_hosts, pod_uses, pod_workload
 
 # A pod that is Pending this long is a problem, younger ones are probably just starting.
 PENDING_GRACE_S = 120
@@ -31,11 +33,33 @@ async def read_pods(kube: Kube, now: datetime, namespace: str, name: str | None 
     reasons = Counter(r for v in views for r in v.get("problems", []) if not r.startswith("restarts"))
     data = {"namespace": namespace, "count": len(views), "by_phase": dict(phases),
             "by_problem": dict(reasons), "pods": views}
+    if not name and not label_selector:
+        try:
+            data["services"] = await _services(kube, namespace, pods)
+        except ApiFailure as failure:  # RBAC without services must not cost the pods themselves
+            data["services_unavailable"] = failure.message[:200]
     return ToolResult(status="ok", data=data, summary=_summary(namespace, views, phases))
 
 
-def pod_view(pod: dict[str, Any], now: datetime) -> dict[str, Any]:
+async def _services(kube: Kube, namespace: str, pods: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """Each Service of the namespace and the pods its selector picks: a name clients use for them,
+    and a link between workloads behind one Service."""
+    body = await kube.json(f"/api/v1/namespaces/{namespace}/services", kube.core.list_namespaced_service,
+                           namespace=namespace)
+    out: dict[str, list[str]] = {}
+    for svc in body.get("items") or []:
+        selector = (svc.get("spec") or {}).get("selector")
+        if not selector:
+            continue
+        text = label_selector_string({"matchLabels": selector})
+        picked = [p["metadata"]["name"] for p in pods if labels_match(text, (p.get("metadata") or {}).get("labels"))]
+        out[(svc.get("metadata") or {}).get("name", "?")] = picked[:50]
+    return out
+
+
+def pod_view(pod: dict[str, Any], now: datetime) -> PodView:
     meta, spec, status = pod.get("metadata") or {}, pod.get("spec") or {}, pod.get("status") or {}
+    controller, workload = pod_workload(meta)
     statuses = {s.get("name"): s for s in status.get("containerStatuses") or []}
     containers = [_container(c, statuses.get(c.get("name"))) for c in spec.get("containers") or []]
     init_statuses = {s.get("name"): s for s in status.get("initContainerStatuses") or []}
@@ -53,11 +77,15 @@ def pod_view(pod: dict[str, Any], now: datetime) -> dict[str, Any]:
         "message": short(status.get("message")),
         "node": spec.get("nodeName"),
         "owner": _owner_chain(meta),
+        "controller": controller,
+        "workload": workload,
         "start_time": status.get("startTime"),
         "deleting_since": meta.get("deletionTimestamp"),
         "qos": status.get("qosClass"),
         "conditions": conditions(status.get("conditions")),
         "containers": inits + containers,
+        "uses": pod_uses(spec),
+        "config_hosts": config_hosts(spec),
     })
     view["problems"] = _problems(view, phase, meta, now)
     return view
@@ -82,6 +110,9 @@ def _container(spec: dict[str, Any], st: dict[str, Any] | None) -> dict[str, Any
     if st.get("started") is False and out.get("state") == "running":
         out["started"] = False  # startup probe still failing
     out.update(resources(spec))
+    ports = [p["containerPort"] for p in spec.get("ports") or [] if isinstance(p.get("containerPort"), int)]
+    if ports:
+        out["ports"] = ports
     if st.get("imageID") and st.get("image") and st.get("image") != spec.get("image"):
         out["running_image"] = st.get("image")
     return out

@@ -59,8 +59,9 @@ def k8s_tool(*, name: str, description: str, properties: dict[str, Any], require
                 timeout=None)
 
 
-def problems_reducer(key: str, slim_fields: tuple[str, ...] = ()) -> Reducer:
-    """Keep items with problems in full, healthy ones by name only, then by count only."""
+def problems_reducer(key: str, slim_fields: tuple[str, ...] = (), healthy_fields: tuple[str, ...] = ()) -> Reducer:
+    """Keep items with problems in full, healthy ones with `healthy_fields` (where a pod runs, what
+    owns it), else by name only, then by count only."""
 
     def reduce(result: ToolResult, budget: int) -> ToolResult:
         data = dict(result.data)
@@ -68,9 +69,14 @@ def problems_reducer(key: str, slim_fields: tuple[str, ...] = ()) -> Reducer:
         bad = [dict(i) for i in items if i.get("problems")]
         good = [i.get("name") for i in items if not i.get("problems")]
         data[key] = bad
-        if good:
+        if good and healthy_fields:
+            data[f"healthy_{key}"] = [{f: i[f] for f in ("name", *healthy_fields) if i.get(f)}
+                                      for i in items if not i.get("problems")]
+        elif good:
             data[f"healthy_{key}"] = good
         result.data = data
+        if result.size_bytes() > budget and good and healthy_fields:
+            data[f"healthy_{key}"] = good
         if result.size_bytes() > budget and good:
             data[f"healthy_{key}"] = f"{len(good)} healthy, names omitted"
         if result.size_bytes() > budget:

@@ -173,7 +173,7 @@ class LogTemplateMiner:
             if stats.last_seen is None or ts > stats.last_seen:
                 stats.last_seen = ts
         if len(stats.examples) < self.max_examples:
-            example = line if len(line) <= MAX_EXAMPLE_CHARS else line[:MAX_EXAMPLE_CHARS] + "…"
+            example = clip_middle(line, MAX_EXAMPLE_CHARS)  # head and tail kept: the error is often last
             if example not in stats.examples:
                 stats.examples.append(example)
         self.lines += 1

@@ -29,6 +29,9 @@ class SourceConfig:
     kube_context: str | None = None
     kube_enabled: bool = True
     redact_extra_patterns: tuple[str, ...] = ()
+    # MCP servers whose read-only (or allowlisted "server:tool") tools join the registry (tools.mcp_source).
+    mcp_servers: tuple[Any, ...] = ()
+    mcp_tool_allowlist: tuple[str, ...] = ()
     # Set by scenario replays: why a source does not exist at all (e.g. "bundle has no logs").
     absent: dict[str, str] = field(default_factory=dict)
 
@@ -91,5 +94,11 @@ def build_sources(cfg: SourceConfig, ctx: ToolContext, extra_tools: list[Tool] |
             unavailable["kubernetes"] = "Kubernetes source disabled"
     registry.register(*kubernetes_tools(api_client, ctx))
 
+    if cfg.mcp_servers:
+        from tools.mcp_source import mcp_tools
+
+        remote, down = mcp_tools(cfg.mcp_servers, cfg.mcp_tool_allowlist, ctx)
+        registry.register(*remote)
+        unavailable.update(down)
     registry.register(*extra_tools)
     return Sources(registry=registry, ctx=ctx, unavailable=unavailable, closers=closers, config=cfg)

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import argparse
 
-from bot.settings import get_settings
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("config", help="show every setting (secrets masked)")
@@ -13,7 +11,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_config(args: argparse.Namespace) -> int:
-    rows = get_settings().describe()
+    from bot.settings import get_settings
+
+    settings = get_settings()
+    rows = settings.describe()
     if args.markdown:
         print("| Variable | Default | Meaning |\n| --- | --- | --- |")
         from bot.settings import Settings
@@ -24,4 +25,23 @@ def cmd_config(args: argparse.Namespace) -> int:
     width = max(len(r[0]) for r in rows)
     for name, value, _ in rows:
         print(f"{name.ljust(width)}  {value}")
+    _mcp_tool_sources(settings)
     return 0
+
+
+def _mcp_tool_sources(settings) -> None:  # noqa: ANN001
+    """What each MCP_SERVERS server offers the agent, and which tools it refused and why."""
+    from bot.wiring import mcp_servers
+    from tools.mcp_source import McpHub, describe
+
+    specs = mcp_servers(settings)
+    if not specs:
+        return
+    hub = McpHub()
+    try:
+        lines = describe(hub.inventory(specs, settings.mcp_tool_allowlist, settings.tool_timeout_seconds))
+    finally:
+        hub.close()
+    print("\nMCP tool sources (MCP_SERVERS):")
+    for line in lines:
+        print(f"  {line}")

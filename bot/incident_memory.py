@@ -1,8 +1,9 @@
 """Turn incident rows (Incident, Diagnosis, RemediationProposal) into knowledge records.
 
-The workflow calls `remember` when an incident resolves or a remediation succeeds;
-`chatops knowledge rebuild` calls `records_from_db` to restore every remembered
-incident after the index is wiped.
+The workflow calls `remember` when an incident resolves, a remediation succeeds, an action's
+outcome is decided or people give feedback on the diagnosis (a corrected cause replaces the
+engine's category); `chatops knowledge rebuild` calls `records_from_db` to restore every
+remembered incident after the index is wiped.
 """
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from typing import Any, Iterable
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from bot.models import Diagnosis, Incident, RemediationProposal
+from bot.feedback import settle, verdicts
+from bot.models import Diagnosis, Feedback, Incident, RemediationProposal
 from knowledge import IncidentRecord, KnowledgeBase, effectiveness
 
 log = logging.getLogger(__name__)
@@ -82,20 +84,27 @@ def record_from_db(session: Session, incident_id: str, effective_minutes: int) -
         ns = prop.namespace or inc.namespace
         action = f"{prop.action_type} {prop.target}" + (f" in {ns}" if ns else "")
         outcome = prop.state
-        effective = (effectiveness(prop.executed_at, inc.resolved_at, effective_minutes)
-                     if prop.state == "succeeded" else False)
+        if prop.state != "succeeded":
+            effective = False
+        elif prop.effective_checked_at is not None:  # decided by bot/remediation/outcome.py (and audited)
+            effective = prop.effective
+        else:  # not judged yet (rows older than 0008, or a judge still due): the same rule on the same data
+            effective = effectiveness(prop.executed_at, inc.resolved_at, effective_minutes)
     alert = inc.alert_name or ""
     labels_summary = (inc.labels or {}).get("summary") or (inc.labels or {}).get("description")
     if inc.title and inc.title != alert:
         alert = f"{alert}: {inc.title}" if alert else inc.title
     if isinstance(labels_summary, str) and labels_summary not in alert:
         alert = f"{alert} — {labels_summary}" if alert else labels_summary
+    # People's verdict outranks the engine's answer: a corrected cause becomes the document's category.
+    cause = settle(diag.category, verdicts(session, diag.id))
     return IncidentRecord(
         id=inc.id, title=inc.title or inc.alert_name or diag.summary[:120], service=inc.service,
-        namespace=inc.namespace, severity=inc.severity, category=diag.category, component=diag.component,
+        namespace=inc.namespace, severity=inc.severity, category=cause.category, component=diag.component,
         alert=alert, log_templates=logs, metric_anomalies=metrics, diagnosis=diag.summary,
         action=action, outcome=outcome or "none", effective=effective, resolved_at=inc.resolved_at,
-        opened_at=inc.opened_at,
+        opened_at=inc.opened_at, feedback=cause.state, engine_category=cause.engine_category if cause.state else None,
+        feedback_note=cause.note, confirmed=cause.confirmed, corrected=cause.corrected,
     )
 
 
@@ -113,10 +122,13 @@ def remember(session: Session, kb: KnowledgeBase, incident_id: str, effective_mi
 
 
 def records_from_db(session: Session, effective_minutes: int) -> Iterable[IncidentRecord]:
-    """Every incident worth remembering: resolved, or with a remediation that succeeded."""
+    """Every incident worth remembering: resolved, with a remediation that succeeded, or with people's
+    verdict on its diagnosis (the workflow remembers those as soon as the verdict is given)."""
     succeeded = select(RemediationProposal.incident_id).where(RemediationProposal.state == "succeeded")
+    judged = select(Feedback.incident_id).where(Feedback.incident_id.is_not(None))
     ids = session.scalars(select(Incident.id).where(
-        or_(Incident.status == "resolved", Incident.id.in_(succeeded))).order_by(Incident.opened_at)).all()
+        or_(Incident.status == "resolved", Incident.id.in_(succeeded), Incident.id.in_(judged)))
+        .order_by(Incident.opened_at)).all()
     for incident_id in ids:
         rec = record_from_db(session, incident_id, effective_minutes)
         if rec is not None:

@@ -35,6 +35,13 @@ class IncidentRecord:
     effective: bool | None = None
     resolved_at: datetime | None = None
     opened_at: datetime | None = None
+    # People's verdict on the diagnosis: "confirmed", or "corrected" (then `category` is their answer
+    # and `engine_category` what the engine said), or "" (nobody answered).
+    feedback: str = ""
+    engine_category: str | None = None
+    feedback_note: str | None = None
+    confirmed: int = 0
+    corrected: int = 0
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> "IncidentRecord":
@@ -85,6 +92,16 @@ def _describe_effect(rec: IncidentRecord) -> str:
     return f"Action: {rec.action} — outcome {rec.outcome}; {verdict}."
 
 
+def _describe_feedback(rec: IncidentRecord) -> str:
+    note = f" ({rec.feedback_note})" if rec.feedback_note else ""
+    if rec.feedback == "corrected":
+        return (f"Cause corrected by people: the engine said {rec.engine_category}, people corrected it to "
+                f"{rec.category}{note}.")
+    if rec.feedback == "confirmed":
+        return f"Cause confirmed by people{note}."
+    return ""
+
+
 def incident_text(rec: IncidentRecord) -> str:
     where = ", ".join(f"{k} {v}" for k, v in (("service", rec.service), ("namespace", rec.namespace),
                                                  ("severity", rec.severity), ("component", rec.component)) if v)
@@ -94,6 +111,9 @@ def incident_text(rec: IncidentRecord) -> str:
     if where:
         lines.append(f"Scope: {where}")
     lines.append(f"Category: {rec.category}")
+    verdict = _describe_feedback(rec)
+    if verdict:
+        lines.append(verdict)
     if rec.diagnosis:
         lines.append(f"Diagnosis: {rec.diagnosis}")
     lines.append(_describe_effect(rec))
@@ -118,5 +138,6 @@ def incident_chunk(rec: IncidentRecord) -> Chunk:
         updated=when.isoformat() if when else "",
         extra={"action": rec.action or "", "outcome": rec.outcome,
                "effective": "" if rec.effective is None else str(rec.effective).lower(),
-               "namespace": rec.namespace or "", "component": rec.component or ""},
+               "namespace": rec.namespace or "", "component": rec.component or "",
+               "feedback": rec.feedback, "engine_category": rec.engine_category or ""},
     )

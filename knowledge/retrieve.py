@@ -34,6 +34,11 @@ SECOND_SECTION_WEIGHT = 0.25
 # symptoms keep the full dense vote, a pasted log line or alert (identifier share ~0.3) about
 # half, a query of identifiers alone none.
 DENSE_DISCOUNT = 2.0
+# Past incidents whose cause people confirmed or corrected (bot/feedback) score this much more than
+# the engine's unchecked answers: among similar matches a verified cause comes first, while a
+# clearly better match still wins (a multiplier keeps the signals' own scales).
+VERIFIED_BOOST = 1.25
+VERIFIED = ("confirmed", "corrected")
 
 _EDGE_PUNCT = "\"'`()[]{}<>,;!?"
 _IDENTIFIER = re.compile(r"\d|.[A-Z]|\w[._/:=\-]\w")
@@ -59,6 +64,10 @@ class Hit:
     outcome: str | None = None
     effective: bool | None = None
     namespace: str | None = None  # incidents: where it happened (for the namespace allowlist)
+    # Incidents: "confirmed" or "corrected" by people; when corrected, categories hold their answer
+    # and engine_category what the engine had said.
+    feedback: str | None = None
+    engine_category: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -127,6 +136,8 @@ class MemoryIndex:
             self.bm25 = bm25s.BM25()
             self.bm25.index(corpus, show_progress=False)
         self._masks: dict[tuple[Any, ...], np.ndarray] = {}
+        self.boost = {int(self.doc_of[i]): VERIFIED_BOOST for i, c in enumerate(chunks)
+                      if c.extra.get("feedback") in VERIFIED}
 
     def __len__(self) -> int:
         return len(self.chunks)
@@ -199,6 +210,8 @@ class MemoryIndex:
             fused = fuse(rankings, signal_weights(query))
         else:
             fused = next((r for r in rankings if r), [])
+        if self.boost:
+            fused = sorted(((d, ci, s * self.boost.get(d, 1.0)) for d, ci, s in fused), key=lambda x: -x[2])
         return [self._hit(ci, score, q_tokens) for _, ci, score in fused[:limit]]
 
     def _hit(self, ci: int, score: float, q_tokens: list[str]) -> Hit:
@@ -208,7 +221,8 @@ class MemoryIndex:
                    score=round(score, 4), doc_type=c.doc_type, categories=list(c.categories),
                    services=list(c.services), section=c.section, action=x.get("action") or None,
                    outcome=x.get("outcome") or None, effective=_parse_bool(x.get("effective")),
-                   namespace=x.get("namespace") or None)
+                   namespace=x.get("namespace") or None, feedback=x.get("feedback") or None,
+                   engine_category=x.get("engine_category") or None)
 
 
 _WS = re.compile(r"[ \t]+")

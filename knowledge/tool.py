@@ -28,6 +28,10 @@ def _describe(hit: Any) -> dict[str, Any]:
             d["action_tried"] = hit.action
         d["outcome"] = hit.outcome
         d["effective"] = hit.effective
+        if hit.feedback == "corrected":  # categories hold the people's answer, which outranks the engine's
+            d["cause"] = f"corrected by people (the engine had said {hit.engine_category})"
+        elif hit.feedback == "confirmed":
+            d["cause"] = "confirmed by people"
     return d
 
 

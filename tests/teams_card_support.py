@@ -33,6 +33,14 @@ ELEMENTS: dict[str, dict[str, Any]] = {
                                              "selectAction", "size", "style", "width", "msteams"},
               "enums": {"size": {"Auto", "Stretch", "Small", "Medium", "Large"}, "style": {"default", "person"}}},
     "ActionSet": {"required": {"actions"}, "props": {"actions"}},
+    # Inputs (the feedback form): an id is what their value comes back under.
+    "Input.ChoiceSet": {"required": {"id", "choices"}, "props": {"choices", "isMultiSelect", "style", "value",
+                                                                 "placeholder", "wrap", "label", "isRequired",
+                                                                 "errorMessage"},
+                        "enums": {"style": {"compact", "expanded", "filtered"}}},
+    "Input.Text": {"required": {"id"}, "props": {"isMultiline", "maxLength", "placeholder", "regex", "style", "value",
+                                                 "inlineAction", "label", "isRequired", "errorMessage"},
+                   "enums": {"style": {"text", "tel", "url", "email", "password"}}},
 }
 ACTION_PROPS = {"type", "id", "title", "iconUrl", "style", "fallback", "tooltip", "isEnabled", "requires"}
 ACTIONS = {"Action.Execute": {"verb", "data", "associatedInputs"}, "Action.Submit": {"data", "associatedInputs"},
@@ -71,6 +79,7 @@ def _action(a: Any, where: str, ids: list[str]) -> None:
         _check(isinstance(a.get("verb"), str) and a["verb"] != "", where, "Action.Execute needs a verb")
     if kind in ("Action.Execute", "Action.Submit"):
         _check(isinstance(a.get("data"), dict), where, "data must be an object (it comes back as the value)")
+        _check(a.get("associatedInputs", "auto") in ("auto", "none"), where, "associatedInputs is auto or none")
     if kind == "Action.OpenUrl":
         _check(isinstance(a.get("url"), str) and re.match(r"https?://", a["url"]) is not None, where, "url")
     if "id" in a:
@@ -107,6 +116,12 @@ def _element(el: Any, where: str, ids: list[str]) -> None:
             _element(item, f"{where}[{i}]", ids)
     elif kind == "Image":
         _check(isinstance(el["url"], str) and IMAGE_URL.fullmatch(el["url"]) is not None, where, "url")
+    elif kind == "Input.ChoiceSet":
+        _check(isinstance(el["choices"], list) and el["choices"], where, "choices must be a non-empty list")
+        for c in el["choices"]:
+            _check(isinstance(c, dict) and set(c) == {"title", "value"} and all(isinstance(v, str) and v
+                                                                                for v in c.values()),
+                   where, f"a choice is {{title, value}} of strings: {c}")
     elif kind == "ActionSet":
         _check(isinstance(el["actions"], list) and el["actions"], where, "actions must be a non-empty list")
         for i, a in enumerate(el["actions"]):

@@ -105,17 +105,20 @@ def test_two_workers_diagnose_200_alerts_once_and_survive_a_kill(deployment, pg_
 def test_each_periodic_task_runs_once_per_period_across_two_workers(deployment, pg_url):
     dep = deployment(pg_url, AUDIT_VERIFY_SECONDS="10")
     engine = _db(pg_url)
+    started = time.monotonic()
     dep.worker("worker-a")
     dep.worker("worker-b")
     time.sleep(12)
+    elapsed = time.monotonic() - started  # worker start-up under CI load widens the window
     with engine.connect() as c:
         rows = c.execute(text("SELECT payload FROM audit_log WHERE event = 'periodic.ran'")).scalars().all()
     runs = Counter((p["task"], p["period"]) for p in map(json.loads, rows))
     assert runs and set(runs.values()) == {1}, runs  # never twice for one task and period
     per_task = Counter(task for task, _ in runs)
-    assert set(per_task) == {"expire", "reconcile", "age_incidents", "health", "audit_verify"}
+    assert set(per_task) == {"expire", "reconcile", "age_incidents", "health", "audit_verify", "outcomes"}
     assert min(n for t, n in per_task.items() if t != "audit_verify") >= 3  # every 2 s over ~12 s
-    assert 1 <= per_task["audit_verify"] <= 2  # every 10 s
+    # Every 10 s: a window of `elapsed` seconds touches at most elapsed // 10 + 2 ten-second periods.
+    assert 1 <= per_task["audit_verify"] <= int(elapsed // 10) + 2, (per_task, elapsed)
     engine.dispose()
 
 

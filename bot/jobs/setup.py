@@ -8,8 +8,11 @@ from bot.jobs.local import LocalJobs
 
 def periodic_schedule(settings: Any) -> dict[str, float]:
     every = float(settings.periodic_seconds)
-    return {"expire": every, "reconcile": every, "age_incidents": every, "health": every,
-            "audit_verify": float(settings.audit_verify_seconds)}
+    schedule = {"expire": every, "reconcile": every, "age_incidents": every, "health": every,
+                "audit_verify": float(settings.audit_verify_seconds), "outcomes": every}
+    if settings.digest_slack_channels or settings.digest_teams_channels:
+        schedule["digest"] = every  # each tick checks DIGEST_CRON itself (bot/digest/week.py says why)
+    return schedule
 
 
 def backend_name(settings: Any, dialect: str) -> str:

@@ -1,4 +1,5 @@
-"""The periodic tasks every deployment runs: expiry, reconciliation, incident ageing.
+"""The periodic tasks every deployment runs: expiry, reconciliation, incident ageing, the outcome
+of executed actions (did the alert resolve in time?).
 
 They are plain async handlers of the Workflow, scheduled by whichever job backend runs (once per
 period across all processes either way); each run leaves a `periodic.ran` audit row saying what
@@ -7,6 +8,7 @@ it did, which is also how a test proves that two workers ran a period once.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 from datetime import datetime, timedelta, timezone
 from typing import Any, Awaitable, Callable
@@ -21,7 +23,7 @@ from bot.models import AgentSession, Incident
 
 log = logging.getLogger(__name__)
 Handler = Callable[[dict[str, Any]], Awaitable[Any]]
-PERIODIC_TASKS = ("expire", "reconcile", "age_incidents", "health", "audit_verify")
+PERIODIC_TASKS = ("expire", "reconcile", "age_incidents", "health", "audit_verify", "outcomes", "digest")
 ORPHAN_GRACE = timedelta(minutes=5)   # beyond a session's own wall-time budget
 
 
@@ -89,8 +91,34 @@ def periodic_handlers(wf: Any) -> dict[str, Handler]:
         await ran(wf.factory, "audit_verify", args, {"ok": result.ok, "rows": result.count,
                                                       **({"reason": result.reason} if not result.ok else {})})
 
+    async def outcomes(args: dict[str, Any]) -> None:
+        """Executed actions whose INCIDENT_EFFECTIVE_MINUTES window passed: did their alert resolve?"""
+        judged = await wf.judge_outcomes()
+        await ran(wf.factory, "outcomes", args, {"decided": len(judged),
+                                                 "effective": sum(j.effective is True for j in judged),
+                                                 "not_effective": sum(j.effective is False for j in judged)})
+
+    async def digest(args: dict[str, Any]) -> None:
+        """The weekly digest, when DIGEST_CRON says it is due; failed channels of that week are retried."""
+        from bot.settings import get_settings
+
+        # Imported off the loop the first time (matplotlib, Block Kit, cards: about a second).
+        service = await asyncio.to_thread(importlib.import_module, "bot.digest.service")
+        result = await service.for_workflow(wf, get_settings()).tick(period_start(args))
+        await ran(wf.factory, "digest", args, result)
+
     return {"expire": expire, "reconcile": reconcile, "age_incidents": age_incidents, "health": health,
-            "audit_verify": audit_verify}
+            "audit_verify": audit_verify, "outcomes": outcomes, "digest": digest}
+
+
+def period_start(args: dict[str, Any]) -> datetime:
+    """When this run's period began (Procrastinate: its cron timestamp; the local runner: period ×
+    seconds), so a run late in its queue still acts for its own period."""
+    if isinstance(args.get("timestamp"), (int, float)):
+        return datetime.fromtimestamp(args["timestamp"], timezone.utc)
+    if isinstance(args.get("period"), int) and isinstance(args.get("seconds"), (int, float)):
+        return datetime.fromtimestamp(args["period"] * args["seconds"], timezone.utc)
+    return utcnow()
 
 
 def fail_orphaned_sessions(factory: sessionmaker[Session], older_than: timedelta) -> list[dict[str, Any]]:

@@ -67,6 +67,19 @@ class Signer:
             return False
         return hmac.compare_digest(self.sign(row).encode(), token.strip().encode())
 
+    def sign_for(self, purpose: str, *parts: str) -> str:
+        """A token for another kind of button (e.g. "feedback" over a diagnosis id). The signed text
+        starts with the purpose and the token with `<purpose>.`, so it can never equal an approval
+        token (whose text starts with VERSION) nor one of another purpose, and vice versa."""
+        text = "\n".join([f"purpose:{purpose}", *parts]).encode()
+        mac = hmac.new(self._key, text, hashlib.sha256).digest()
+        return f"{purpose}." + base64.urlsafe_b64encode(mac).decode().rstrip("=")
+
+    def verify_for(self, purpose: str, token: str | None, *parts: str) -> bool:
+        if not token or not isinstance(token, str):
+            return False
+        return hmac.compare_digest(self.sign_for(purpose, *parts).encode(), token.strip().encode())
+
 
 def load_or_create_key(data_dir: Path) -> bytes:
     """Read DATA_DIR/action_signing.key, creating it atomically (first writer wins) if absent."""

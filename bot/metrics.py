@@ -36,7 +36,7 @@ OTHER = "other"
 # Who sent an alert, as the intake parsers name it (tools.intake Alert.source); an incident's source
 # (how it was opened) is bot.models.INCIDENT_SOURCES.
 ALERT_SOURCES = ("alertmanager", "grafana", "slack", "teams", "pagerduty", "datadog", "opsgenie", "robusta", "text")
-ENGINES = ("offline", "anthropic")
+ENGINES = ("offline", "anthropic", "openai")
 SESSION_OUTCOMES = ("succeeded", "fell_back", "failed")  # fell_back: the chosen engine failed, offline finished
 TOOL_STATUSES = get_args(Status)
 TOKEN_KINDS = ("input", "output", "cache_read", "cache_write")

@@ -17,15 +17,12 @@ import hashlib
 import json
 import math
 import secrets
-from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Union
+from typing import Any, Iterable
 
 from aiohttp import web
 
-from tests.support import free_port
-
-Reply = tuple[int, dict, dict]
-ScriptItem = Union[dict, Reply, Callable[[dict], Union[dict, Reply]]]
+from tests.loopback_api import LoopbackAPI, Reply, ScriptItem
+from tests.loopback_api import Recorded as BaseRecorded
 
 
 def _id(prefix: str) -> str:
@@ -74,13 +71,7 @@ def server_error() -> Reply:
 
 # --- recording -------------------------------------------------------------------------------
 
-@dataclass
-class Recorded:
-    path: str
-    headers: dict[str, str]
-    body: dict
-    raw: str
-
+class Recorded(BaseRecorded):
     def tool_results(self) -> dict[str, dict]:
         """tool_use_id -> tool_result block of the last user message."""
         last = self.body["messages"][-1]
@@ -169,64 +160,36 @@ def _breakpoints(body: dict) -> list[int]:
 
 # --- server ----------------------------------------------------------------------------------
 
-class FakeAnthropic:
+class FakeAnthropic(LoopbackAPI):
     """`async with FakeAnthropic([...]) as fake: AsyncAnthropic(base_url=fake.base_url, ...)`."""
 
+    path = "/v1/messages"
+    record = Recorded
+
     def __init__(self, script: Iterable[ScriptItem] = (), default: ScriptItem | None = None):
-        self.script: list[ScriptItem] = list(script)
-        self.default = default  # answers once the script is used up
-        self.requests: list[Recorded] = []
+        super().__init__(script, default)
         self._cached: set[str] = set()
-        self._runner: web.AppRunner | None = None
-        self.port = free_port()
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    @property
-    def bodies(self) -> list[str]:
-        return [r.raw for r in self.requests]
+    def error(self, status: int, type_: str, message: str) -> Reply:
+        return api_error(status, type_, message)
 
-    async def __aenter__(self) -> "FakeAnthropic":
-        app = web.Application()
-        app.router.add_post("/v1/messages", self._messages)
-        app.router.add_route("*", "/{tail:.*}", self._not_found)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
-        return self
-
-    async def __aexit__(self, *exc: Any) -> None:
-        if self._runner:
-            await self._runner.cleanup()
-
-    async def _not_found(self, request: web.Request) -> web.Response:
-        return self._reply(api_error(404, "not_found_error", f"{request.method} {request.path} not found"))
-
-    async def _messages(self, request: web.Request) -> web.Response:
-        raw = await request.text()
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            return self._reply(api_error(400, "invalid_request_error", "request body is not valid JSON"))
-        self.requests.append(Recorded(request.path, {k.lower(): v for k, v in request.headers.items()}, body, raw))
+    def check(self, request: web.Request, body: dict) -> Reply | None:
         if not request.headers.get("x-api-key") and not request.headers.get("authorization"):
-            return self._reply(api_error(401, "authentication_error", "x-api-key header is required"))
+            return api_error(401, "authentication_error", "x-api-key header is required")
         if not request.headers.get("anthropic-version"):
-            return self._reply(api_error(400, "invalid_request_error", "anthropic-version header is required"))
+            return api_error(400, "invalid_request_error", "anthropic-version header is required")
         try:
             validate(body)
         except Invalid as exc:
-            return self._reply(api_error(400, "invalid_request_error", str(exc)))
-        item = self.script.pop(0) if self.script else self.default
-        if item is None:
-            return self._reply(api_error(500, "api_error", "fake script exhausted"))
-        if callable(item):
-            item = item(body)
-        if isinstance(item, tuple):
-            return self._reply(item)
-        return self._reply((200, self._message(body, item), {}))
+            return api_error(400, "invalid_request_error", str(exc))
+        return None
+
+    def answer(self, body: dict, item: dict) -> dict:
+        return self._message(body, item)
 
     def _message(self, body: dict, item: dict) -> dict:
         msg = {"id": _id("msg_"), "type": "message", "role": "assistant", "model": body["model"],
@@ -257,8 +220,3 @@ class FakeAnthropic:
         self._cached.update(key(i + 1) for i in points)
         return {"input_tokens": _tokens(units) - longest, "cache_read_input_tokens": read,
                 "cache_creation_input_tokens": longest - read, "output_tokens": max(1, _tokens(content))}
-
-    @staticmethod
-    def _reply(reply: Reply) -> web.Response:
-        status, body, headers = reply
-        return web.json_response(body, status=status, headers={"request-id": _id("req_"), **headers})

@@ -7,13 +7,20 @@ offline engine) can read what went wrong and correct itself.
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import time
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable, Literal
 
 Status = Literal["ok", "no_data", "error"]
+
+# Tool.budget_bytes is sized for a 200k-token context window; a model session scales every tool's
+# budget with its model's window (agents/llm/context.py sets this around its tool calls).
+OUTPUT_SCALE: ContextVar[float] = ContextVar("tool_output_scale", default=1.0)
+MIN_BUDGET_BYTES = 800  # below this a result says too little to be worth its call
 
 
 def utcnow() -> datetime:
@@ -57,6 +64,8 @@ class ToolResult:
     # Filled by Tool.run: set when the generic trimmer had to cut after the tool's own reducer.
     truncated: bool = False
     elapsed: float = 0.0
+    # The data before reducing and trimming (masked like `data`), for a model that pages through it.
+    full: Any = field(default=None, repr=False, compare=False)
 
     @classmethod
     def fail(cls, query: str, message: str, source: str = "") -> "ToolResult":
@@ -163,16 +172,19 @@ class Tool:
 
     def fit(self, result: ToolResult) -> ToolResult:
         """The result within budget: the tool's own reducer first, then the generic trimmer."""
-        if result.size_bytes() > self.budget_bytes:
+        budget = max(MIN_BUDGET_BYTES, int(self.budget_bytes * OUTPUT_SCALE.get()))
+        if result.size_bytes() > budget:
+            full = copy.deepcopy(result.data)  # the reducer and the trimmer cut `data` in place
             if self.reducer is not None:
                 # Flagged first: the flag is part of the serialised result the reducer fits to the budget.
                 result.reduced = True
                 try:
-                    result = self.reducer(result, self.budget_bytes)
+                    result = self.reducer(result, budget)
                 except Exception as exc:
                     result.reduced = False
                     result.summary += f" (reducer failed: {exc})"
-            result = trim_to_budget(result, self.budget_bytes)
+            result = trim_to_budget(result, budget)
+            result.full = full
         return result
 
 
@@ -222,6 +234,8 @@ class ToolRegistry:
             return result
         r = self.redactor
         result.data = r.redact_obj(result.data)
+        if result.full is not None:
+            result.full = r.redact_obj(result.full)
         result.summary = r.redact(result.summary or "")
         result.query = r.redact(result.query or "")
         if result.error:

@@ -1,5 +1,5 @@
-"""The Anthropic (Claude) tool-calling engine."""
+"""The Anthropic (Claude) adapter of the shared tool loop."""
 from agents.anthropic.engine import AnthropicEngine
-from agents.anthropic.errors import EngineUnavailable
+from agents.llm.errors import EngineUnavailable
 
 __all__ = ["AnthropicEngine", "EngineUnavailable"]

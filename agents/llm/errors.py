@@ -1,4 +1,4 @@
-"""Why the Anthropic engine gave up: the session catches this and falls back to the offline engine."""
+"""Why a model engine gave up: the session catches this and falls back to the offline engine."""
 from __future__ import annotations
 
 

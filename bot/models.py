@@ -13,6 +13,9 @@ from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Index, Integ
                         UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from bot.vocab import (INCIDENT_OPEN, INCIDENT_SOURCES, INCIDENT_STATUSES, PROPOSAL_STATES,  # noqa: F401
+                       RISK_LEVELS, SESSION_STATUSES)  # re-exported: defined without SQLAlchemy for the CLI
+
 
 def new_id() -> str:
     return uuid.uuid4().hex
@@ -27,14 +30,6 @@ class Base(DeclarativeBase):
 
 
 TS = DateTime(timezone=True)
-
-INCIDENT_SOURCES = ("alertmanager", "grafana", "slack", "teams", "console", "command")
-# expired: closed by the ageing rule (bot/workflow/ageing.py), not by a resolve; resolved_at stays empty.
-INCIDENT_STATUSES = ("open", "acknowledged", "resolved", "expired")
-INCIDENT_OPEN = ("open", "acknowledged")
-SESSION_STATUSES = ("queued", "running", "succeeded", "failed")
-PROPOSAL_STATES = ("proposed", "approved", "rejected", "expired", "executing", "succeeded", "failed")
-RISK_LEVELS = ("LOW", "MEDIUM", "HIGH", "CRITICAL")
 
 
 class Incident(Base):
@@ -63,7 +58,8 @@ class Incident(Base):
     sessions: Mapped[list[AgentSession]] = relationship(back_populates="incident")
 
     __table_args__ = (Index("ix_incidents_status_fingerprint", "status", "alert_fingerprint"),
-                      Index("uq_incidents_request_key", "request_key", unique=True))
+                      Index("uq_incidents_request_key", "request_key", unique=True),
+                      Index("ix_incidents_thread", "platform", "channel", "thread_ref"))  # 0009: a thread's incident
 
 
 class AgentSession(Base):
@@ -124,6 +120,9 @@ class Diagnosis(Base):
     scope: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(TS, default=utcnow)
     posted_at: Mapped[datetime | None] = mapped_column(TS)  # reached its chat thread (0007)
+    # 0009: a follow-up answer that revises a diagnosis writes version n+1 linked to the row it replaces.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    revises: Mapped[str | None] = mapped_column(ForeignKey("diagnoses.id"))
 
 
 class RemediationProposal(Base):
@@ -227,6 +226,32 @@ class Feedback(Base):
     updated_at: Mapped[datetime] = mapped_column(TS, default=utcnow)
 
     __table_args__ = (Index("uq_feedback_diagnosis_actor", "diagnosis_id", "actor", unique=True),)
+
+
+class Followup(Base):
+    """A question asked in an incident's diagnosis thread and its answer (0009, bot/followup/)."""
+    __tablename__ = "followups"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    incident_id: Mapped[str] = mapped_column(ForeignKey("incidents.id"))
+    diagnosis_id: Mapped[str] = mapped_column(ForeignKey("diagnoses.id"))  # the version it was asked about
+    session_id: Mapped[str | None] = mapped_column(ForeignKey("agent_sessions.id"))  # its tool calls and tokens
+    revised_diagnosis_id: Mapped[str | None] = mapped_column(ForeignKey("diagnoses.id"))
+    platform: Mapped[str] = mapped_column(String(20))
+    channel: Mapped[str] = mapped_column(String(200))
+    thread_ref: Mapped[str] = mapped_column(String(200))
+    request_key: Mapped[str] = mapped_column(String(300))  # platform:channel:message: a redelivery asks nothing
+    asked_by: Mapped[str] = mapped_column(String(200))
+    question: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="queued")  # queued | answered | failed
+    engine: Mapped[str | None] = mapped_column(String(20))
+    answer: Mapped[str | None] = mapped_column(Text)
+    evidence: Mapped[list[Any]] = mapped_column(default=list)  # what its tools fetched, for the next question
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(TS, default=utcnow)
+    answered_at: Mapped[datetime | None] = mapped_column(TS)
+
+    __table_args__ = (Index("uq_followups_request_key", "request_key", unique=True),
+                      Index("ix_followups_incident_created", "incident_id", "created_at"))
 
 
 class Digest(Base):

@@ -94,6 +94,7 @@ class RecordingWorkflow:
     alerts: list[dict] = field(default_factory=list)
     clicks: list[dict] = field(default_factory=list)
     views: dict[str, Any] = field(default_factory=dict)  # proposal id -> ProposalView shown on the message
+    followups: list[dict] = field(default_factory=list)
 
     async def _wait(self) -> None:
         if self.delay:
@@ -107,6 +108,15 @@ class RecordingWorkflow:
                               "request_id": request_id, "at": time.monotonic()})
         await self._wait()
         return self.command_reply
+
+    async def on_followup(self, question: str, *, platform: str, channel: str, thread: str, user: str,
+                          message_id: str):
+        """No thread is a diagnosis thread here: the app goes on as for any other mention."""
+        from bot.workflow.followup import FollowupReply
+
+        self.followups.append({"question": question, "channel": channel, "thread": thread, "user": user,
+                               "message_id": message_id})
+        return FollowupReply(False)
 
     async def on_alert_group(self, group, *, platform: str, channel: str, thread: str | None, source: str,
                              actor: str = "alertmanager") -> list[str]:

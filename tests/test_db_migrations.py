@@ -13,7 +13,7 @@ from bot.db import make_engine
 from bot.models import Base
 
 TABLES = {"incidents", "agent_sessions", "tool_calls", "diagnoses", "remediation_proposals",
-          "approvals", "conversations", "audit_log"}
+          "approvals", "conversations", "audit_log", "followups"}
 
 
 def _schema(url):

@@ -10,20 +10,18 @@ import argparse
 import os
 import select
 import sys
-from importlib.metadata import PackageNotFoundError, version
 
-from pydantic import ValidationError
-
+# Only what builds the parser is imported here: `chatops --help` must not load pydantic,
+# SQLAlchemy or any SDK (tests/test_startup_imports.py). A command imports what it runs.
 from bot import cli_logging
 from bot.cli_util import UserError
 from bot.commands import COMMAND_MODULES
-from bot.db import DatabaseConfigError
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="chatops", description="ChatOps incident bot for Slack and Microsoft Teams.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument("--version", action=_Version)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for module in COMMAND_MODULES:
@@ -31,7 +29,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Version(argparse._VersionAction):
+    """--version, looked up only when asked: reading the package metadata costs every other run ~50 ms."""
+
+    def __call__(self, parser, namespace, values, option_string=None):  # noqa: ANN001, ANN204
+        self.version = f"%(prog)s {_version()}"
+        super().__call__(parser, namespace, values, option_string)
+
+
 def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
         return version("chatops-incident-bot")
     except PackageNotFoundError:  # run from a checkout that was never pip-installed
@@ -58,6 +66,10 @@ def _quiet_exit() -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from pydantic import ValidationError  # after parsing: --help and usage errors never load them
+
+    from bot.db import DatabaseConfigError
+
     try:
         from bot.settings import get_settings
 

@@ -109,14 +109,17 @@ class LoopLagSampler:
 STARTUP_IMPORTS = ("agents.offline.engine", "bot.charts")
 
 
-async def settle_startup(*extra_modules: str) -> None:
-    """Before serving: import what the first diagnosis would import lazily, in a worker thread, then
-    freeze the heap start-up leaves behind (gc.freeze) so the collector's full passes stop walking
-    it. In the storm bench those full collections were the worst stalls of the loop (120-170 ms,
-    some started from worker threads: a collection stops every thread); frozen, the peak is ~10 ms."""
+async def settle_startup(*extra_modules: str, collect: bool = True) -> None:
+    """Import what the first diagnosis would import lazily, in a worker thread, then freeze the heap
+    start-up leaves behind (gc.freeze) so the collector's full passes stop walking it. In the storm
+    bench those full collections were the worst stalls of the loop (120-170 ms, some started from
+    worker threads: a collection stops every thread); frozen, the peak is ~10 ms. collect=False for
+    a process already serving (`chatops serve` settles after it listens): the full collection before
+    the freeze would itself stall the loop ~0.1-0.2 s, and it finds only a few hundred objects."""
     for name in (*STARTUP_IMPORTS, *extra_modules):
         await asyncio.to_thread(importlib.import_module, name)
-    gc.collect()
+    if collect:
+        gc.collect()
     gc.freeze()
 
 

@@ -4,9 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bot import audit, migrate
 from bot.cli_util import require_schema
-from bot.context import get_engine, get_sessionmaker
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,6 +20,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    from bot import audit
+    from bot.context import get_engine, get_sessionmaker
+
     require_schema(get_engine())
     with get_sessionmaker()() as s:
         result = audit.verify(s)
@@ -33,6 +34,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from bot import audit
+    from bot.context import get_engine, get_sessionmaker
+
     require_schema(get_engine())
     with get_sessionmaker()() as s:
         if args.output:

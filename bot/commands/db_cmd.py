@@ -3,10 +3,6 @@ from __future__ import annotations
 
 import argparse
 
-from bot import migrate
-from bot.context import get_engine
-from bot.db import safe_url
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("db", help="database schema management")
@@ -19,6 +15,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_upgrade(args: argparse.Namespace) -> int:
+    from bot import migrate
+    from bot.context import get_engine
+    from bot.db import safe_url
+
     engine = get_engine()
     before, after = migrate.upgrade(engine)
     where = safe_url(engine.url)
@@ -30,6 +30,9 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
 
 
 def cmd_current(args: argparse.Namespace) -> int:
+    from bot import migrate
+    from bot.context import get_engine
+
     engine = get_engine()
     cur, head = migrate.current_revision(engine), migrate.head_revision()
     print(f"current={cur or 'empty'} head={head}")

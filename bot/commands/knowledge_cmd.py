@@ -7,8 +7,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bot.settings import get_settings
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("knowledge", help="runbook and incident knowledge base (Chroma + BM25)")
@@ -34,6 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def open_kb() -> Any:
+    from bot.settings import get_settings
     from knowledge import KnowledgeBase
 
     s = get_settings()
@@ -42,6 +41,7 @@ def open_kb() -> Any:
 
 
 def default_sources() -> Path:
+    from bot.settings import get_settings
     from knowledge import BUNDLED_RUNBOOKS
 
     return get_settings().knowledge_dir or BUNDLED_RUNBOOKS
@@ -88,6 +88,7 @@ def _incident_records() -> tuple[list[Any], str | None]:
     """Every remembered incident from the database, read before anything is wiped."""
     from bot.context import get_sessionmaker
     from bot.incident_memory import records_from_db
+    from bot.settings import get_settings
 
     try:
         with get_sessionmaker()() as session:

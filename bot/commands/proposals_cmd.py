@@ -12,7 +12,7 @@ import asyncio
 from datetime import datetime, timezone
 
 from bot.cli_util import UserError, ensure_schema
-from bot.models import PROPOSAL_STATES
+from bot.vocab import PROPOSAL_STATES
 
 
 def register(sub: argparse._SubParsersAction) -> None:

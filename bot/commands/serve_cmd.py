@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import logging
 import signal
+import time
 
 from bot.cli_util import UserError, ensure_schema
 
@@ -40,22 +41,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return asyncio.run(_serve(settings, host, port))
 
 
-async def _serve(settings, host: str, port: int) -> int:  # noqa: ANN001
-    from aiohttp import web
-
+async def build_server(settings):  # noqa: ANN001, ANN201 -> (aiohttp Application, Workflow, ConsoleRuntime)
+    """Everything `chatops serve` runs, built but not started. The knowledge base is not opened
+    here, and the imports a first diagnosis needs are not done: warm_up does both once the server
+    listens, so /readyz answers without waiting for Chroma, llama-index or matplotlib."""
     from bot.console.wiring import settings_runtime
     from bot.context import get_engine
     from bot.jobs.setup import jobs_from_settings, periodic_schedule
-    from bot.looplag import settle_startup
     from bot.server import build_app, uses_slack
     from bot.slack.surface import SlackSurface, make_client
     from bot.teams.config import teams_config
     from bot.teams.wiring import teams_surface
     from bot.workflow.build import build_workflow
 
-    runtime = await asyncio.to_thread(settings_runtime, settings)
-    for note in runtime.notes:
-        log.info("%s", note)
+    runtime = await asyncio.to_thread(settings_runtime, settings, defer=True)
     surfaces: dict = {}
     if uses_slack(settings, teams_config(settings)):  # else a Teams-only deployment
         surfaces["slack"] = SlackSurface(make_client(settings.slack_bot_token.get_secret_value().strip(),
@@ -72,9 +71,31 @@ async def _serve(settings, host: str, port: int) -> int:  # noqa: ANN001
     from bot.jobs.setup import queue_probe
 
     bot_metrics.register_queue_probe(queue_probe(jobs, workflow.factory))
-    app = build_app(settings, workflow)
-    # Lazy imports done now in a thread, and the start-up heap frozen for the collector (bot/looplag.py).
-    await settle_startup(*(("agents.anthropic.engine",) if settings.anthropic_api_key else ()))
+    return build_app(settings, workflow), workflow, runtime
+
+
+async def warm_up(settings, workflow, runtime) -> None:  # noqa: ANN001
+    """After the server listens: in a thread, open the knowledge base and build the remediation
+    executor (a session or an action meanwhile waits for them, bot/deferred.py) and do the lazy
+    imports a first diagnosis would do; then freeze the start-up heap for the collector (bot/looplag.py)."""
+    from bot.looplag import settle_startup
+
+    started = time.monotonic()
+    try:
+        workflow.knowledge = await asyncio.to_thread(runtime.finish_opening)
+        for note in runtime.notes:
+            log.info("%s", note)
+        await settle_startup(*(("agents.anthropic.engine",) if settings.anthropic_api_key else ()), collect=False)
+    except Exception:  # the server keeps serving; a first diagnosis then imports what it needs itself
+        log.exception("warm-up after start failed")
+        return
+    log.info("warmed up %.1f s after listening", time.monotonic() - started)
+
+
+async def _serve(settings, host: str, port: int) -> int:  # noqa: ANN001
+    from aiohttp import web
+
+    app, workflow, runtime = await build_server(settings)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     stop = asyncio.Event()
@@ -85,13 +106,15 @@ async def _serve(settings, host: str, port: int) -> int:  # noqa: ANN001
         site = web.TCPSite(runner, host, port)
         await site.start()
         workflow.start()
+        warming = asyncio.ensure_future(warm_up(settings, workflow, runtime))
         mode = "Socket Mode" if settings.slack_app_token else "POST /slack/events"
-        chats = ([f"Slack via {mode}"] if "slack" in surfaces else []) + \
-            (["Teams via POST /api/messages"] if "teams" in surfaces else [])
+        chats = ([f"Slack via {mode}"] if "slack" in workflow.surfaces else []) + \
+            (["Teams via POST /api/messages"] if "teams" in workflow.surfaces else [])
         print(f"chatops serving on http://{host}:{port} ({'; '.join(chats)}; POST /alertmanager, GET /healthz, "
               "GET /readyz)", flush=True)
         await stop.wait()
         log.info("shutting down: waiting up to %.0fs for running jobs", DRAIN_SECONDS)
+        warming.cancel()  # its thread finishes on its own; nothing waits for it
     finally:
         await runner.cleanup()
         # Running jobs get a grace period; any still running are abandoned and, being durable, run

@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.deferred import Deferred, DeferredExecutor
 from bot.remediation import ApprovalPolicy
 from bot.settings import Settings
 from tools.sources import Sources
@@ -58,6 +59,20 @@ class ConsoleRuntime:
     notes: list[str]          # what the console runs on, one line each
     closers: list[Any]
     knowledge: Any = None     # KnowledgeBase that resolved incidents are written into
+    opening: Any = None       # bot.deferred.Deferred of _knowledge's result (settings_runtime)
+
+    def finish_opening(self) -> Any:
+        """Open what settings_runtime deferred (blocks: call it in a thread), fill `notes`; the
+        KnowledgeBase, or None."""
+        if self.opening is not None:
+            # The executor first: it takes a fraction of a second, and a click would build it on the loop.
+            unavailable = getattr(self.executor, "reason", None)
+            _, note, self.knowledge = self.opening.get()
+            self.notes = [note]
+            if unavailable:
+                self.notes.append("remediation: no Kubernetes API (see kubernetes below), so approved actions "
+                                  "will fail")
+        return self.knowledge
 
     def close(self) -> None:
         self.provider.close()
@@ -114,18 +129,20 @@ def scenario_runtime(s: Settings, scenario: Any, use_knowledge: bool = True) -> 
     return ConsoleRuntime(provider, executor, notes, closers, knowledge=kb)
 
 
-def settings_runtime(s: Settings, use_knowledge: bool = True) -> ConsoleRuntime:
+def settings_runtime(s: Settings, use_knowledge: bool = True, defer: bool = False) -> ConsoleRuntime:
+    """With `defer`, the knowledge base and the executor are built later, once (bot/deferred.py): by
+    finish_opening, by the first session's tools (which wait for the knowledge base), or by the
+    executor's first use. Without it they are built here."""
     from bot.remediation import executor_from_settings
     from bot.wiring import source_config, tool_context
     from tools.sources import build_sources
 
     ctx = tool_context(s)
-    extra, knote, kb = _knowledge(s, ctx, use_knowledge)
+    opening = Deferred(lambda: _knowledge(s, ctx, use_knowledge))
+    executor = DeferredExecutor(lambda: executor_from_settings(s))
     cfg = source_config(s)
-    executor = executor_from_settings(s)
-    notes = [knote]
-    if getattr(executor, "reason", None):
-        notes.append("remediation: no Kubernetes API (see kubernetes below), so approved actions will fail")
-    provider = SourcesProvider(lambda: build_sources(cfg, ctx, extra_tools=extra))
-    closers = [executor.api.close] if getattr(executor, "api", None) is not None else []
-    return ConsoleRuntime(provider, executor, notes, closers, knowledge=kb)
+    provider = SourcesProvider(lambda: build_sources(cfg, ctx, extra_tools=opening.get()[0]))
+    runtime = ConsoleRuntime(provider, executor, [], [executor.close], opening=opening)
+    if not defer:
+        runtime.finish_opening()
+    return runtime

@@ -12,24 +12,22 @@ TEAMS_ALLOW_UNAUTHENTICATED=true (the local Bot Framework Emulator), which is lo
 from __future__ import annotations
 
 import logging
-from typing import Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from aiohttp import web
 
-from bot.remediation import ApprovalPolicy
 from bot.slack.inbound import Refused
 from bot.teams import inbound
-from bot.teams.adapter import Unauthorized
-from bot.teams.app import TeamsBot
 from bot.teams.config import TeamsConfig, TeamsConfigError
-from bot.teams.identity import TeamsIdentities, approver_groups
-from bot.teams.surface import TeamsSurface
+
+if TYPE_CHECKING:  # the Bot Framework SDK (~0.4 s) loads only when Teams is configured: see add_teams
+    from bot.teams.app import TeamsBot
 
 log = logging.getLogger(__name__)
 
 PATH = "/api/messages"
 GROUP_TTL = 300.0
-TEAMS = web.AppKey("teams_bot", TeamsBot)
+TEAMS: web.AppKey[TeamsBot] = web.AppKey("teams_bot")
 
 ReadBody = Callable[[web.Request], Awaitable[bytes]]
 Refuse = Callable[[web.Request, Refused], web.Response]
@@ -45,6 +43,12 @@ def add_teams(app: web.Application, config: TeamsConfig | None, settings: Any, w
 
         app.router.add_post(PATH, disabled)
         return None
+    from bot.remediation import ApprovalPolicy
+    from bot.teams.adapter import Unauthorized
+    from bot.teams.app import TeamsBot
+    from bot.teams.identity import TeamsIdentities, approver_groups
+    from bot.teams.surface import TeamsSurface
+
     surface = (getattr(workflow, "surfaces", None) or {}).get("teams")
     if not isinstance(surface, TeamsSurface):
         raise TeamsConfigError("TEAMS_APP_ID is set but the workflow has no Teams surface")

@@ -532,3 +532,26 @@ async def test_headers_are_sent(garbage_server):
     tools = prometheus_tools(garbage_server, ctx(), headers={"Authorization": "Bearer t0k"})
     await ToolRegistry().register(*tools).run("prom_labels", {})
     assert _Garbage.seen_auth == ["Bearer t0k"]
+
+
+def _accepted_connections(url: str) -> float:
+    """Prometheus's own count of HTTP connections it accepted (its /metrics, read on a connection of its own)."""
+    import urllib.request
+
+    with urllib.request.urlopen(f"{url}/metrics", timeout=5) as resp:
+        text = resp.read().decode()
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith("net_conntrack_listener_conn_accepted_total") and 'listener_name="http"' in line)
+
+
+async def test_a_session_of_queries_reuses_its_connections(prom_url):
+    # A diagnosis sends dozens of queries; a new HTTP session and TCP connection for each cost CPU
+    # the engine waited on.
+    reg = registry(prom_url)
+    before = _accepted_connections(prom_url)
+    assert before >= 1   # the counter exists (this very read was accepted)
+    for name in ("memory_vs_limit", "error_ratio", "container_restarts", "node_conditions", "latency_p99", "dns_errors"):
+        assert (await reg.run("prom_named", {"name": name})).status in ("ok", "no_data")
+    await asyncio.gather(*(reg.run("prom_query", {"query": f"up + {i}"}) for i in range(4)))
+    # One connection for the sequential queries, at most one more per parallel one, one for the count itself.
+    assert _accepted_connections(prom_url) - before <= 1 + 4 + 1

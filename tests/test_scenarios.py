@@ -287,16 +287,19 @@ def test_handmade_is_a_set_of_its_own():
 
 
 def test_bench_scores_sets_apart():
-    from bench.diagnose_eval import per_set, select_sets
+    from bench.diagnose_eval import per_set, select_sets, summary_line
 
     assert select_sets([str(ROOT)], nested=False) == {"scenarios": BUNDLES}
     assert select_sets([str(ROOT)], nested=True) == {"scenarios": BUNDLES, "scenarios/handmade": HANDMADE}
     rows = [{"set": "a", "category_ok": True, "component_ok": False, "action_ok": True, "tool_calls": 2,
-             "context_bytes": 8, "est_tokens": 2, "seconds": 1.0},
+             "context_bytes": 8, "est_tokens": 2, "seconds": 1.0, "diagnosis_seconds": 0.25},
             {"set": "b", "category_ok": False, "component_ok": False, "action_ok": True, "tool_calls": 4,
-             "context_bytes": 8, "est_tokens": 2, "seconds": 1.0}]
+             "context_bytes": 8, "est_tokens": 2, "seconds": 1.0, "diagnosis_seconds": 0.5}]
     sets = per_set(rows)
     assert (sets["a"]["category_accuracy"], sets["b"]["category_accuracy"]) == (1.0, 0.0)
+    # The diagnosis alone is reported apart from the replay's start-up (issue 15's figure).
+    assert (sets["a"]["mean_diagnosis_seconds"], sets["b"]["mean_diagnosis_seconds"]) == (0.25, 0.5)
+    assert "diagnosis alone 0.50 s" in summary_line("b", sets["b"])
 
 
 @pytest.fixture(scope="module")

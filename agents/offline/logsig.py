@@ -5,6 +5,7 @@ Classes are checked in order and a line gets the first that matches, so a DNS fa
 """
 from __future__ import annotations
 
+import functools
 import re
 
 from agents.offline.durations import durations
@@ -98,6 +99,7 @@ CLASS_QUERIES: dict[str, str] = {
 }
 
 
+@functools.lru_cache(maxsize=8192)  # a session classifies the same lines each time it re-reads its facts
 def classify(text: str) -> str | None:
     if _BENIGN.search(text):
         return None

@@ -279,6 +279,7 @@ def _handler_for(fake: FakeOpenSearch) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "fake-opensearch"
+        disable_nagle_algorithm = True   # as the Kubernetes fake: no delayed-ACK stall per kept-alive request
 
         def _serve(self, method: str) -> None:
             length = int(self.headers.get("Content-Length") or 0)

@@ -11,10 +11,11 @@ real fielddata error.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Sequence
 
 _TOKEN = re.compile(r"\w+(?:[.']\w+)*", re.UNICODE)
 _MISSING = object()
@@ -38,7 +39,21 @@ class DslError(Exception):
 
 def analyze(text: Any) -> list[str]:
     """Roughly the standard analyzer: word tokens, lowercased."""
-    return [t.lower() for t in _TOKEN.findall(str(text))]
+    return list(_analyze(str(text)))
+
+
+# Every query re-reads the same stored documents (a diagnosis runs dozens over one index), so a
+# document's tokens and timestamps are worked out once, not once per query and clause.
+@functools.lru_cache(maxsize=1 << 16)
+def _analyze(text: str) -> tuple[str, ...]:
+    return tuple(t.lower() for t in _TOKEN.findall(text))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _analyzed(text: str) -> tuple[tuple[str, ...], frozenset[str]]:
+    """The tokens in order (phrases, prefixes) and as a set (word lookups)."""
+    toks = _analyze(text)
+    return toks, frozenset(toks)
 
 
 def parse_ts(value: Any) -> datetime | None:
@@ -46,6 +61,11 @@ def parse_ts(value: Any) -> datetime | None:
         return datetime.fromtimestamp(value / 1000, tz=timezone.utc)
     if not isinstance(value, str):
         return None
+    return _parse_ts(value)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _parse_ts(value: str) -> datetime | None:
     try:
         dt = datetime.fromisoformat(value.strip())
     except ValueError:
@@ -228,28 +248,30 @@ class Evaluator:
         groups = _parse_sqs(str(body.get("query", "")))
         and_op = str(body.get("default_operator", "or")).lower() == "and"
 
-        def text_tokens(d: dict[str, Any]) -> list[list[str]]:
-            return [analyze(v) for p in paths for v in get_values(d, p)]
+        def text_tokens(d: dict[str, Any]) -> list[tuple[tuple[str, ...], frozenset[str]]]:
+            return [_analyzed(str(v)) for p in paths for v in get_values(d, p)]
 
-        def clause_hits(clause: tuple[str, list[str], bool], docs: list[list[str]]) -> bool:
+        def clause_hits(clause: tuple[str, tuple[str, ...], bool],
+                        docs: list[tuple[tuple[str, ...], frozenset[str]]]) -> bool:
             kind, toks, prefix = clause
             if kind == "phrase":
-                return any(_phrase_in(toks, dt) for dt in docs)
+                return any(_phrase_in(toks, dt) for dt, _ in docs)
             if prefix:
-                return any(any(t.startswith(toks[0]) for t in dt) for dt in docs)
-            return any(all(t in dt for t in toks) for dt in docs)
+                return any(any(t.startswith(toks[0]) for t in dt) for dt, _ in docs)
+            return any(all(t in dset for t in toks) for _, dset in docs)
+
+        # Each group's clauses by sign, sorted once per query rather than once per document.
+        split = [tuple([(kind, tuple(toks), prefix) for sign, (kind, toks, prefix) in g if keep(sign)]
+                       for keep in (lambda x: x >= 0, lambda x: x == 1, lambda x: x < 0, lambda x: x == 0))
+                 for g in groups]
 
         def run(d: dict[str, Any]) -> bool:
             docs = text_tokens(d)
-            for group in groups:
-                pos = [c for sign, c in group if sign >= 0]
-                req = [c for sign, c in group if sign == 1]
-                neg = [c for sign, c in group if sign < 0]
+            for pos, req, neg, optional in split:
                 if any(clause_hits(c, docs) for c in neg):
                     continue
                 if not all(clause_hits(c, docs) for c in req):
                     continue
-                optional = [c for sign, c in group if sign == 0]
                 if and_op and all(clause_hits(c, docs) for c in optional):
                     return True
                 if not and_op and (any(clause_hits(c, docs) for c in optional) or (not optional and pos)):
@@ -277,7 +299,7 @@ class Evaluator:
             bounds.append((op, raw))
 
         def cmp(v: Any, op: str, raw: Any) -> bool:
-            dv, bv = parse_ts(v), parse_ts(raw)
+            dv, bv = parse_ts(v), parse_ts(raw)   # both cached for strings: the same bounds and stamps
             if isinstance(v, str) and dv is not None and bv is not None:
                 a, b = dv, bv
             elif isinstance(v, (int, float)) and not isinstance(raw, str):
@@ -413,9 +435,9 @@ def _interval_ms(raw: Any) -> int:
     return int(m.group(1)) * unit
 
 
-def _phrase_in(phrase: list[str], tokens: list[str]) -> bool:
+def _phrase_in(phrase: Sequence[str], tokens: Sequence[str]) -> bool:
     n = len(phrase)
-    if n == 0:
+    if n == 0 or phrase[0] not in tokens:   # most lines hold not even the first word
         return False
     return any(tokens[i:i + n] == phrase for i in range(len(tokens) - n + 1))
 
@@ -510,10 +532,15 @@ def filter_source(doc: dict[str, Any], spec: Any) -> dict[str, Any] | None:
         [spec] if isinstance(spec, str) else (spec.get("includes") or ["*"]) if isinstance(spec, dict) else ["*"])
     excludes = spec.get("excludes", []) if isinstance(spec, dict) else []
     flat = _flatten(doc)
-    keep = {k: v for k, v in flat.items()
-            if any(fnmatch.fnmatchcase(k, p) or k.startswith(p + ".") for p in includes)
-            and not any(fnmatch.fnmatchcase(k, p) or k.startswith(p + ".") for p in excludes)}
+    inc, exc = tuple(includes), tuple(excludes)
+    keep = {k: v for k, v in flat.items() if _source_kept(k, inc, exc)}
     return _unflatten(keep, doc)
+
+
+@functools.lru_cache(maxsize=4096)  # a few field names, asked once per returned document
+def _source_kept(key: str, includes: tuple[str, ...], excludes: tuple[str, ...]) -> bool:
+    return any(fnmatch.fnmatchcase(key, p) or key.startswith(p + ".") for p in includes) \
+        and not any(fnmatch.fnmatchcase(key, p) or key.startswith(p + ".") for p in excludes)
 
 
 def _flatten(doc: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -11,6 +11,8 @@ import ast
 import asyncio
 import json
 import re
+import threading
+import weakref
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +21,7 @@ from prometheus_api_client import PrometheusConnect
 from prometheus_api_client.exceptions import PrometheusApiClientException
 from urllib3.util.retry import Retry
 
+_MAX_IDLE = 8
 _STATUS_RE = re.compile(r"^HTTP Status Code (\d+) \((b'.*'|b\".*\")\)$", re.S)
 
 
@@ -57,12 +60,43 @@ class PromClient:
         self.url = url.rstrip("/")
         self.timeout = timeout
         self.headers = headers
+        # Idle connections, one per call in flight at most: a diagnosis sends dozens of queries in
+        # parallel batches, and a new PrometheusConnect per query paid a session, a pool and a TCP
+        # connect each time. A connection serves one thread at a time (requests is not thread-safe).
+        self._idle: list[PrometheusConnect] = []
+        self._lock = threading.Lock()
+        # The tools hold this client in closures and have no close hook: release the sockets with it.
+        weakref.finalize(self, _close_all, self._idle)
+
+    def _take(self) -> PrometheusConnect:
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+        return PrometheusConnect(url=self.url, headers=self.headers, retry=_retry(), timeout=self.timeout)
+
+    def _give_back(self, pc: PrometheusConnect) -> None:
+        with self._lock:
+            if len(self._idle) < _MAX_IDLE:
+                self._idle.append(pc)
+                return
+        pc.close()
+
+    def close(self) -> None:
+        with self._lock:
+            idle = self._idle[:]
+            self._idle.clear()   # in place: the finalizer holds this list
+        _close_all(idle)
 
     async def _call(self, what: str, fn_name: str, *args: Any, **kwargs: Any) -> Any:
         def run() -> Any:
-            with PrometheusConnect(url=self.url, headers=self.headers, retry=_retry(),
-                                   timeout=self.timeout) as pc:
-                return getattr(pc, fn_name)(*args, **kwargs)
+            pc = self._take()
+            try:
+                out = getattr(pc, fn_name)(*args, **kwargs)
+            except BaseException:
+                pc.close()   # a failed connection is not handed to the next query
+                raise
+            self._give_back(pc)
+            return out
 
         where = f"{self.url} ({what})"
         try:
@@ -99,6 +133,11 @@ class PromClient:
     async def label_values(self, label: str, start: datetime, end: datetime, match: str | None = None) -> list[str]:
         return _check(await self._call("label values", "get_label_values", label,
                                        params=_label_params(start, end, match)), list)
+
+
+def _close_all(conns: list[PrometheusConnect]) -> None:
+    for pc in conns:
+        pc.close()
 
 
 def _label_params(start: datetime, end: datetime, match: str | None) -> dict[str, Any]:

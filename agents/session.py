@@ -1,7 +1,7 @@
 """One session: one trigger in, one evidence-backed Diagnosis out, whatever fails on the way.
 
-Engine choice: Anthropic when an API key is configured (or asked for), else offline. If the
-model API is unavailable (retries exhausted, auth refused) or the engine fails, the offline
+Engine choice: the configured model provider (Anthropic, or an OpenAI-compatible endpoint) when
+it is configured (or asked for), else offline. If the model API is unavailable (retries exhausted, auth refused) or the engine fails, the offline
 engine finishes the job with the same ToolRunner, so tool results already fetched are reused.
 """
 from __future__ import annotations
@@ -9,10 +9,12 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from agents.coordinator import review
-from agents.diagnosis import Diagnosis, ProposedAction
+from agents.diagnosis import Diagnosis, ModelCost, ProposedAction
+from agents.llm import DEFAULT_MODEL
+from agents.llm.pricing import price_for
 from agents.scope import TriggerScope, resolve_scope
 from agents.toolrunner import ToolRunner
 from agents.trace import ListTracer, MultiTracer, Tracer, Usage
@@ -21,14 +23,15 @@ from tools.base import ToolRegistry
 
 log = logging.getLogger(__name__)
 
-EngineName = Literal["auto", "offline", "anthropic"]
+EngineName = Literal["auto", "offline", "anthropic", "openai"]
+Provider = Literal["anthropic", "openai"]
 
 
 @dataclass
 class EngineSettings:
     engine: EngineName = "auto"
     api_key: str | None = None
-    model: str = "claude-sonnet-5-5"
+    model: str = DEFAULT_MODEL
     base_url: str | None = None
     max_tokens: int = 4096
     max_steps: int = 12
@@ -36,11 +39,23 @@ class EngineSettings:
     max_total_tokens: int = 200_000
     max_retries: int = 3
     retry_base_delay: float = 1.0
+    provider: Provider = "anthropic"  # the model API "auto" uses
+    context_window: int = 200_000
+    max_tool_calls_per_turn: int = 8
+    max_cost_usd: float = 0.0
 
     def chosen(self) -> str:
         if self.engine == "auto":
-            return "anthropic" if self.api_key else "offline"
+            # A self-hosted OpenAI-compatible server needs no key: its URL configures it.
+            configured = self.api_key or (self.provider == "openai" and self.base_url)
+            return self.provider if configured else "offline"
         return self.engine
+
+    def limits(self) -> dict[str, Any]:
+        return dict(max_tokens=self.max_tokens, max_steps=self.max_steps, max_seconds=self.max_seconds,
+                    max_total_tokens=self.max_total_tokens, max_retries=self.max_retries,
+                    retry_base_delay=self.retry_base_delay, context_window=self.context_window,
+                    max_tool_calls_per_turn=self.max_tool_calls_per_turn, max_cost_usd=self.max_cost_usd)
 
 
 @dataclass
@@ -58,28 +73,44 @@ class SessionResult:
     scope: TriggerScope = field(default_factory=TriggerScope)
 
 
-def _make_engine(name: str, settings: EngineSettings):
+def build_engine(name: str, settings: EngineSettings):
+    """The engine `name` (EngineSettings.chosen()) with the settings' provider, model and limits."""
     if name == "anthropic":
         from agents.anthropic.engine import AnthropicEngine
 
         if not settings.api_key:
             raise RuntimeError("ANTHROPIC_API_KEY is not set")
-        return AnthropicEngine(api_key=settings.api_key, model=settings.model, max_tokens=settings.max_tokens,
-                               max_steps=settings.max_steps, max_seconds=settings.max_seconds,
-                               max_total_tokens=settings.max_total_tokens, base_url=settings.base_url,
-                               max_retries=settings.max_retries, retry_base_delay=settings.retry_base_delay)
+        return AnthropicEngine(api_key=settings.api_key, model=settings.model, base_url=settings.base_url,
+                               **settings.limits())
+    if name == "openai":
+        from agents.openai.engine import OpenAIEngine
+
+        if not settings.model:
+            raise RuntimeError("LLM_MODEL is not set (an OpenAI-compatible server has no default model)")
+        return OpenAIEngine(settings.model, api_key=settings.api_key, base_url=settings.base_url, **settings.limits())
     from agents.offline.engine import OfflineEngine
 
     return OfflineEngine()
 
 
-async def _diagnose_with(engine, trigger: Trigger, runner: ToolRunner, unavailable: dict[str, str]) -> Diagnosis:  # noqa: ANN001
+async def _diagnose_with(engine, trigger: Trigger, runner: ToolRunner, unavailable: dict[str, str],  # noqa: ANN001
+                         scope: TriggerScope) -> Diagnosis:
+    # The offline engine starts from the subject the scope resolved (no second lookup); a model
+    # resolves it with k8s_subject itself.
+    extra = {"subject": scope} if getattr(engine, "name", None) == "offline" else {}
     try:
-        return await engine.diagnose(trigger, runner, dict(unavailable))
+        return await engine.diagnose(trigger, runner, dict(unavailable), **extra)
     finally:
         close = getattr(engine, "aclose", None)
         if close is not None:
             await close()
+
+
+def model_cost(model: str, usage: Usage) -> ModelCost:
+    """What the model used, whether it answered or the offline engine finished after it."""
+    return ModelCost(model=model, input_tokens=usage.input_tokens, output_tokens=usage.output_tokens,
+                     cache_read_tokens=usage.cache_read_tokens, cache_write_tokens=usage.cache_write_tokens,
+                     usd=round(usage.cost_usd, 6) if price_for(model) is not None else None)
 
 
 def _fallback_diagnosis(trigger: Trigger, unavailable: dict[str, str], error: str) -> Diagnosis:
@@ -108,7 +139,7 @@ async def run_diagnosis(trigger: Trigger, registry: ToolRegistry, unavailable: d
     fallback_reason: str | None = None
     diagnosis: Diagnosis | None = None
     try:
-        diagnosis = await _diagnose_with(_make_engine(engine_name, settings), trigger, runner, unavailable)
+        diagnosis = await _diagnose_with(build_engine(engine_name, settings), trigger, runner, unavailable, scope)
     except Exception as exc:  # any engine failure ends in the offline engine, never in the user's face
         if engine_name == "offline":
             log.exception("offline engine failed")
@@ -119,15 +150,17 @@ async def run_diagnosis(trigger: Trigger, registry: ToolRegistry, unavailable: d
             runner.tracer.note(f"fallback to offline engine: {fallback_reason}")
             engine_name = "offline"
             try:
-                diagnosis = await _make_engine("offline", settings).diagnose(trigger, runner, dict(unavailable))
+                diagnosis = await _diagnose_with(build_engine("offline", settings), trigger, runner, unavailable,
+                                                 scope)
             except Exception as exc2:
                 log.exception("offline fallback failed")
                 diagnosis = _fallback_diagnosis(trigger, unavailable, f"{type(exc2).__name__}: {exc2}")
     reviewed = review(diagnosis, scope)
-    diagnosis = diagnosis.model_copy(update={"proposals": reviewed.kept})
     usage = Usage()
     for u in trace.usages:
         usage.add(u)
+    cost = model_cost(settings.model, usage) if trace.usages else None  # None: no model was asked
+    diagnosis = diagnosis.model_copy(update={"proposals": reviewed.kept, "cost": cost})
     return SessionResult(diagnosis=diagnosis, engine=engine_name, fallback_reason=fallback_reason, usage=usage,
                          tool_calls=len(trace.calls), context_bytes=trace.context_bytes,
                          elapsed=time.monotonic() - started,

@@ -64,7 +64,7 @@ class ProbingEngine:
 @pytest.fixture
 def probing(monkeypatch):
     def use(engine: ProbingEngine) -> None:
-        monkeypatch.setattr(session_mod, "_make_engine", lambda name, settings: engine)
+        monkeypatch.setattr(session_mod, "build_engine", lambda name, settings: engine)
     return use
 
 

@@ -58,7 +58,7 @@ def engines(monkeypatch):
             return ScriptedEngine(fail_with=RuntimeError("overloaded after 3 retries"))
         return ScriptedEngine()
 
-    monkeypatch.setattr(session_mod, "_make_engine", make)
+    monkeypatch.setattr(session_mod, "build_engine", make)
     return made
 
 
@@ -103,7 +103,7 @@ async def test_offline_failure_still_returns_unknown(monkeypatch):
         async def diagnose(self, *a):
             raise ValueError("bug")
 
-    monkeypatch.setattr(session_mod, "_make_engine", lambda name, s: Boom())
+    monkeypatch.setattr(session_mod, "build_engine", lambda name, s: Boom())
     res = await run_diagnosis(Trigger(kind="command", text="x"), _registry(), {"opensearch": "down"})
     assert res.diagnosis.category == "unknown" and "bug" in res.diagnosis.summary
     assert res.diagnosis.unavailable_sources == ["opensearch: down"]

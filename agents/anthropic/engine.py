@@ -13,7 +13,6 @@ from anthropic import AsyncAnthropic
 from anthropic.types import Message
 
 from agents.anthropic import retry
-from agents.anthropic.prompts import SUBMIT_TOOL
 from agents.llm import DEFAULT_MODEL
 from agents.llm.conversation import Call, Msg, Reply
 from agents.llm.loop import ClientAdapter, Request, ToolLoopEngine
@@ -37,7 +36,7 @@ class AnthropicAdapter(ClientAdapter):
                     system=[{"type": "text", "text": request.system, "cache_control": EPHEMERAL},
                             {"type": "text", "text": request.context}],
                     tools=tools, messages=messages,
-                    tool_choice={"type": "tool", "name": SUBMIT_TOOL} if request.forced
+                    tool_choice={"type": "tool", "name": request.final_tool} if request.forced
                     else {"type": "auto"})
 
     async def send(self, body: dict[str, Any], timeout: float) -> Reply:

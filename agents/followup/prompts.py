@@ -30,7 +30,12 @@ text, no tables)."""
 ANSWER_DESCRIPTION = (f"Answer the follow-up question (plain text, at most {ANSWER_LIMIT} characters, citing tool "
                       "and query), and, only when the evidence shows the diagnosis must change, the complete "
                       "revised diagnosis. Call exactly once, at the end.")
-FINAL_NUDGE = f"Budget reached: call {ANSWER_TOOL} now with the best answer the evidence supports."
+TEXT_NUDGE = f"Your answer was empty. Call {ANSWER_TOOL} now with the answer the evidence supports."
+
+
+def budget_nudge(reason: str) -> str:
+    return (f"Budget reached ({reason}). Do not call any more tools: call {ANSWER_TOOL} now with the best "
+            f"answer the evidence supports.")
 
 
 class ModelAnswer(BaseModel):

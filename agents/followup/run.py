@@ -12,10 +12,12 @@ import time
 
 from agents.coordinator import review
 from agents.followup.context import FollowupContext
+from agents.followup.model import ModelFollowup
 from agents.followup.offline import OfflineFollowup
 from agents.followup.reply import FollowupResult, Reply
 from agents.scope import TriggerScope
-from agents.session import EngineSettings
+from agents.llm.loop import ToolLoopEngine
+from agents.session import EngineSettings, build_engine
 from agents.toolrunner import ToolRunner
 from agents.trace import ListTracer, MultiTracer, Tracer, Usage
 from tools.base import ToolRegistry
@@ -26,13 +28,9 @@ log = logging.getLogger(__name__)
 def _engine(name: str, settings: EngineSettings, max_steps: int, context_chars: int):  # noqa: ANN202
     if name == "offline":
         return OfflineFollowup()
-    from agents.session import _make_engine  # the diagnosis's own factory: same provider, model and limits
-
-    engine = _make_engine(name, settings)
-    if getattr(engine, "adapter", None) is None:  # not a model engine
+    engine = build_engine(name, settings)  # the diagnosis's own factory: same provider, model and limits
+    if not isinstance(engine, ToolLoopEngine):
         return OfflineFollowup()
-    from agents.followup.model import ModelFollowup
-
     return ModelFollowup(engine, max_steps, context_chars)
 
 

@@ -1,13 +1,14 @@
-"""The one tool loop every model provider runs; adapters only translate formats.
+"""The one tool loop every model provider and every task runs; adapters only translate formats.
 
-One session = a bounded loop: the model calls read-only tools (all calls of a turn run in
-parallel through the ToolRunner, up to a per-turn cap), then answers with `submit_diagnosis`,
-whose input is validated as a Diagnosis. Tool arguments are checked against their schema first;
-invalid ones, like an invalid diagnosis, get one corrective turn. Budget overruns, answers cut
-at max_tokens, invalid or plain-text answers end in a forced final turn or a best-effort
-Diagnosis; an unusable API or a refusal raises EngineUnavailable, so the session falls back to
-the offline engine. Every request is measured against the context window and the history
-compacted to fit; everything from outside data passes the redactor before it enters the history.
+One session = a bounded loop for one Goal (agents/llm/goal.py: a diagnosis, or the answer to a
+follow-up question): the model calls read-only tools (all calls of a turn run in parallel through
+the ToolRunner, up to a per-turn cap), then answers with the goal's finishing tool, whose input the
+goal validates. Tool arguments are checked against their schema first; invalid ones, like an invalid
+final answer, get one corrective turn. Budget overruns, answers cut at max_tokens, invalid or
+plain-text answers end in a forced final turn or the goal's best effort; an unusable API or a
+refusal raises EngineUnavailable, so the caller falls back to the offline engine. Every request is
+measured against the context window and the history compacted to fit; everything from outside data
+passes the redactor before it enters the history.
 """
 from __future__ import annotations
 
@@ -16,29 +17,23 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable, Protocol
 
-from pydantic import ValidationError
-
-from agents.anthropic.prompts import (SUBMIT_TOOL, SYSTEM_PROMPT, TEXT_NUDGE, budget_nudge, correction,
-                                      session_context, tool_rank, trigger_message)
-from agents.diagnosis import Diagnosis, submit_schema
+from agents.diagnosis import Diagnosis
 from agents.llm.arguments import ArgumentCheck, correction_text
 from agents.llm.budget import Budget
 from agents.llm.context import Limits, request_tokens
 from agents.llm.conversation import Call, Msg, Reply, Result, compact_once
+from agents.llm.diagnose import DiagnosisGoal
 from agents.llm.errors import EngineUnavailable
-from agents.llm.outcome import Gathered, best_effort, merge_unavailable
+from agents.llm.goal import Goal, T, redactor_of
+from agents.llm.outcome import Gathered
 from agents.llm.pricing import price_for, priced
 from agents.llm.results import READ_RESULT, READ_RESULT_TOOL, ResultStore
 from agents.llm.retry import ApiFailure, RetryPolicy
 from agents.toolrunner import ToolRunner
 from agents.trace import ToolCallRecord
 from agents.trigger import Trigger
-from tools.base import OUTPUT_SCALE, Redacts, utcnow
-from tools.redact import Redactor
+from tools.base import OUTPUT_SCALE, utcnow
 
-SUBMIT_DESCRIPTION = ("Submit the final diagnosis: root-cause category, culprit component, summary, "
-                      "confidence, evidence citing tool and query, timeline, similar incidents, and "
-                      "proposed catalog actions. Call exactly once, at the end.")
 CUT_NUDGE = ("Your last answer was cut off at the output limit ({limit} tokens) and was discarded. Answer "
              "again, shorter: fewer tool calls at once, no long text.")
 
@@ -50,10 +45,11 @@ class Request:
     model: str
     max_tokens: int
     system: str  # static, cacheable
-    context: str  # per session: the moment of diagnosis, unavailable sources
+    context: str  # per session, e.g. the moment of diagnosis and unavailable sources
     tools: list[dict[str, Any]]  # name, description, input_schema
     messages: list[Msg]
-    forced: bool  # the answer must be a submit_diagnosis call
+    forced: bool  # the answer must be a call of final_tool
+    final_tool: str  # the goal's finishing tool, e.g. submit_diagnosis
 
 
 class Adapter(Protocol):
@@ -91,7 +87,12 @@ class ToolLoopEngine:
         self.now = now  # the tools' clock (ToolContext.now), for replays set in the past
 
     async def diagnose(self, trigger: Trigger, runner: ToolRunner, unavailable: dict[str, str]) -> Diagnosis:
-        session = _Session(self, trigger, runner, unavailable)
+        now = trigger.at or (self.now or utcnow)()
+        return await self.run(DiagnosisGoal(trigger, unavailable, redactor_of(runner), now), runner)
+
+    async def run(self, goal: Goal[T], runner: ToolRunner) -> T:
+        """One session of the loop for `goal`, with the tools of `runner`."""
+        session = _Session(self, goal, runner)
         # Tool output budgets follow this model's window for the tools this session runs.
         token = OUTPUT_SCALE.set(self.limits.output_scale())
         try:
@@ -106,43 +107,42 @@ class ToolLoopEngine:
 
 
 class _Session:
-    def __init__(self, engine: ToolLoopEngine, trigger: Trigger, runner: ToolRunner, unavailable: dict[str, str]):
+    def __init__(self, engine: ToolLoopEngine, goal: Goal, runner: ToolRunner):
         self.e = engine
+        self.goal = goal
+        self.final = goal.tool_name
         self.limits = lim = engine.limits
+        self.max_steps = goal.max_steps or lim.max_steps
         self.runner = runner
         self.tracer = runner.tracer
-        self.redactor: Redacts = runner.registry.redactor or Redactor()
-        self.unavailable = dict(unavailable)
+        self.redactor = redactor_of(runner)
         price = price_for(engine.model)
-        self.budget = Budget(lim.max_steps, lim.max_seconds, lim.max_total_tokens, lim.max_tokens, lim.max_cost_usd,
+        self.budget = Budget(self.max_steps, lim.max_seconds, lim.max_total_tokens, lim.max_tokens, lim.max_cost_usd,
                              price.output / 1e6 if price else 0.0)
         self.gathered = Gathered()
         self.store = ResultStore(self.redactor, lim.page_chars())
         self.last_text = ""
         self.unpriced_noted = False
         self.malformed_corrected = False
-        now = trigger.at or (engine.now or utcnow)()
-        self.context = session_context(now, self.unavailable, self.redactor)
         self.tools = self._tool_definitions()
-        self.offered = {t["name"] for t in self.tools} - {SUBMIT_TOOL, READ_RESULT}
-        self.check = ArgumentCheck({t["name"]: t["input_schema"] for t in self.tools if t["name"] != SUBMIT_TOOL})
-        self.messages = [Msg("user", text=trigger_message(trigger, self.redactor))]
-        self.budget.added(len(json.dumps([SYSTEM_PROMPT, self.context, self.tools, self.messages[0].text])))
+        self.offered = {t["name"] for t in self.tools} - {self.final, READ_RESULT}
+        self.check = ArgumentCheck({t["name"]: t["input_schema"] for t in self.tools if t["name"] != self.final})
+        self.messages = [Msg("user", text=goal.opening)]
+        self.budget.added(len(json.dumps([goal.system, goal.context, self.tools, goal.opening])))
 
     def _tool_definitions(self) -> list[dict[str, Any]]:
         # definitions() offers read-only tools only: acting tools are never shown to the model.
-        defs = sorted((dict(d) for d in self.runner.registry.definitions() if d["name"] not in (SUBMIT_TOOL, READ_RESULT)),
-                      key=lambda d: tool_rank(d["name"]))
-        return defs + [dict(READ_RESULT_TOOL),
-                       {"name": SUBMIT_TOOL, "description": SUBMIT_DESCRIPTION, "input_schema": submit_schema()}]
+        defs = sorted((dict(d) for d in self.runner.registry.definitions() if d["name"] not in (self.final, READ_RESULT)),
+                      key=lambda d: self.goal.rank(d["name"]))
+        return defs + [dict(READ_RESULT_TOOL), dict(self.goal.tool)]
 
     def _note(self, text: str) -> None:
         self.tracer.note(f"{self.e.name}: {text}")
 
     # --- the loop ----------------------------------------------------------------------------
 
-    async def run(self) -> Diagnosis:
-        forced: str | None = None  # why the next turn must be a submit_diagnosis call
+    async def run(self) -> Any:
+        forced: str | None = None  # why the next turn must be a call of the finishing tool
         corrected = nudged = cut = False
         while True:
             if forced is None:
@@ -150,15 +150,15 @@ class _Session:
                 if stop:
                     if not self.budget.final_allowed():
                         return self._best_effort(f"{stop} reached with no budget left for a final answer")
-                    self._note(f"{stop} reached; asking for the final diagnosis")
-                    self._add_user_text(budget_nudge(stop))
+                    self._note(f"{stop} reached; asking for the final {self.final}")
+                    self._add_user_text(self.goal.budget_nudge(stop))
                     forced = stop
             reply = await self._request(forced)
-            submit = next((c for c in reply.calls if c.name == SUBMIT_TOOL), None)
+            submit = next((c for c in reply.calls if c.name == self.final), None)
             if reply.stop == "refusal":
                 raise EngineUnavailable(f"the model refused to answer ({reply.detail}): {reply.text[:200]}")
             if reply.stop == "max_tokens":
-                # The turn is dropped: its last tool call or the diagnosis may be cut mid-argument.
+                # The turn is dropped: its last tool call or the final answer may be cut mid-argument.
                 if cut or not self.budget.final_allowed():
                     return self._best_effort(f"the answer was cut at max_tokens ({reply.detail})",
                                              salvage=submit.args if submit else None)
@@ -171,18 +171,18 @@ class _Session:
                 self._note("the API paused its turn; sending it back to continue")
                 continue
             if submit is not None:
-                diagnosis, errors = self._validate(submit)
-                if diagnosis is not None:
-                    return self._finish(diagnosis)
+                value, errors = self.goal.validate(submit)
+                if value is not None:
+                    return self.goal.finish(value, self.gathered)
                 if corrected or not self.budget.final_allowed():
-                    return self._best_effort("the submitted diagnosis was invalid", salvage=submit.args)
+                    return self._best_effort(f"the {self.final} input was invalid", salvage=submit.args)
                 corrected = True
-                self._note(f"invalid {SUBMIT_TOOL}, asking once for a correction: {errors}")
-                await self._answer(reply.calls, submit_errors=errors)
+                self._note(f"invalid {self.final}, asking once for a correction: {errors}")
+                await self._answer(reply.calls, final_errors=errors)
                 forced = "correction"
             elif reply.calls:
-                if forced is not None:  # told to submit, called something else
-                    return self._best_effort(f"the model did not call {SUBMIT_TOOL} when asked")
+                if forced is not None:  # told to finish, called something else
+                    return self._best_effort(f"the model did not call {self.final} when asked")
                 if await self._answer(reply.calls):
                     if not self.malformed_corrected:
                         self.malformed_corrected = True
@@ -191,20 +191,23 @@ class _Session:
                         return self._best_effort("tool arguments stayed malformed after a correction")
                     else:
                         forced = "tool arguments still malformed after a correction"
-                        self._note(f"{forced}; asking for the final diagnosis")
-                        self._add_user_text(budget_nudge(forced))
+                        self._note(f"{forced}; asking for the final {self.final}")
+                        self._add_user_text(self.goal.budget_nudge(forced))
             else:
+                answer = self.goal.text_answer(reply.text.strip(), self.gathered)
+                if answer is not None:
+                    return answer
                 if nudged or forced is not None or not self.budget.final_allowed():
                     return self._best_effort("the model answered in plain text")
                 nudged = True
-                self._add_user_text(TEXT_NUDGE)
+                self._add_user_text(self.goal.text_nudge)
                 forced = "plain-text answer"
 
     async def _request(self, forced: str | None) -> Reply:
         self.budget.steps += 1
         n = self.budget.steps
         self.runner.step = n
-        self.tracer.step(n, self.limits.max_steps, "writing the diagnosis" if forced else "analysing")
+        self.tracer.step(n, self.max_steps, self.goal.labels[forced is not None])
         body = self._fitted_body(forced is not None)
         adapter = self.e.adapter
         reply = await self.e.retry.call(
@@ -217,8 +220,8 @@ class _Session:
         """The request, its history compacted until it fits the window with room for a full answer."""
         compacted = 0
         while True:
-            body = self.e.adapter.body(Request(self.e.model, self.limits.max_tokens, SYSTEM_PROMPT, self.context,
-                                               self.tools, self.messages, forced))
+            body = self.e.adapter.body(Request(self.e.model, self.limits.max_tokens, self.goal.system,
+                                               self.goal.context, self.tools, self.messages, forced, self.final))
             size = request_tokens(body)
             if size <= self.limits.room():
                 if compacted:
@@ -231,7 +234,7 @@ class _Session:
                                         f"the answer, even compacted")
             compacted += 1
 
-    async def _answer(self, calls: list[Call], submit_errors: str | None = None) -> bool:
+    async def _answer(self, calls: list[Call], final_errors: str | None = None) -> bool:
         """Answer every call of the turn with a result (both APIs require it): the runnable ones run in
         parallel. True when some call had malformed arguments."""
         answers: dict[str, tuple[str, bool]] = {}
@@ -239,8 +242,8 @@ class _Session:
         malformed = False
         cap, counted = self.limits.max_tool_calls_per_turn, 0
         for c in calls:
-            if c.name == SUBMIT_TOOL:
-                answers[c.id] = (correction(submit_errors or "invalid input"), True)
+            if c.name == self.final:
+                answers[c.id] = (self.goal.correction(final_errors or "invalid input"), True)
                 continue
             counted += 1
             problems = self.check.problems(c) if c.name in self.offered or c.name == READ_RESULT else None
@@ -260,7 +263,7 @@ class _Session:
         if counted > cap:
             self._note(f"{counted} tool calls in one turn; the {counted - cap} beyond the cap of {cap} were not run")
         if runnable:
-            self.tracer.step(self.budget.steps, self.limits.max_steps,
+            self.tracer.step(self.budget.steps, self.max_steps,
                              "running " + ", ".join(dict.fromkeys(c.name for c in runnable)))
         ran = await self.runner.run_many([(c.name, dict(c.args)) for c in runnable])
         by_id = {c.id: r for c, r in zip(runnable, ran)}
@@ -319,24 +322,6 @@ class _Session:
 
     # --- outcome -------------------------------------------------------------------------------
 
-    @staticmethod
-    def _validate(call: Call) -> tuple[Diagnosis | None, str]:
-        if call.problem:
-            return None, f"- arguments are not valid JSON: {call.problem}"
-        try:
-            return Diagnosis.model_validate(call.args), ""
-        except ValidationError as exc:
-            lines = [f"- {'.'.join(str(x) for x in e['loc']) or '(root)'}: {e['msg']}" for e in exc.errors()[:20]]
-            return None, "\n".join(lines)
-
-    def _finish(self, diagnosis: Diagnosis) -> Diagnosis:
-        ours = self.gathered.unavailable(self.unavailable)
-        update: dict[str, Any] = {"unavailable_sources": merge_unavailable(ours, diagnosis.unavailable_sources)}
-        if not diagnosis.evidence:
-            update["evidence"] = self.gathered.evidence()
-        return diagnosis.model_copy(update=update)
-
-    def _best_effort(self, reason: str, salvage: Any = None) -> Diagnosis:
-        self._note(f"best-effort diagnosis: {reason}")
-        return best_effort(reason, self.last_text, self.gathered, self.gathered.unavailable(self.unavailable),
-                           salvage=salvage)
+    def _best_effort(self, reason: str, salvage: Any = None) -> Any:
+        self._note(f"best effort without a valid {self.final}: {reason}")
+        return self.goal.best_effort(reason, self.last_text, self.gathered, salvage)

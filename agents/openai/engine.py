@@ -18,7 +18,6 @@ from typing import Any
 import openai
 from openai import AsyncOpenAI
 
-from agents.anthropic.prompts import SUBMIT_TOOL
 from agents.llm.conversation import Call, Msg, Reply
 from agents.llm.errors import EngineUnavailable
 from agents.llm.loop import ClientAdapter, Request, ToolLoopEngine
@@ -41,7 +40,7 @@ class OpenAIAdapter(ClientAdapter):
         tools = [{"type": "function", "function": {"name": t["name"], "description": t["description"],
                                                    "parameters": t["input_schema"]}} for t in request.tools]
         return dict(model=request.model, max_tokens=request.max_tokens, messages=messages, tools=tools,
-                    tool_choice={"type": "function", "function": {"name": SUBMIT_TOOL}} if request.forced
+                    tool_choice={"type": "function", "function": {"name": request.final_tool}} if request.forced
                     else "auto")
 
     async def send(self, body: dict[str, Any], timeout: float) -> Reply:

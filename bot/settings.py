@@ -9,9 +9,11 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from typing import Annotated
+
+from agents.llm import DEFAULT_MODEL
 
 CsvList = Annotated[tuple[str, ...], NoDecode]
 
@@ -47,15 +49,21 @@ class Settings(BaseSettings):
     evidence_link_hosts: CsvList = Field((), description="Comma-separated extra hosts (or URLs) that evidence links in chat may point to, e.g. Grafana or Kibana; PROMETHEUS_URL's and OPENSEARCH_URL's hosts are always allowed, links to any other host are dropped.")
 
     # Agent sessions
-    agent_engine: str = Field("auto", pattern="^(auto|offline|anthropic)$", description="auto uses Anthropic when ANTHROPIC_API_KEY is set, else the offline engine.")
+    agent_engine: str = Field("auto", pattern="^(auto|offline|anthropic|openai)$", description="auto uses the LLM_PROVIDER model when it is configured (anthropic: ANTHROPIC_API_KEY; openai: LLM_BASE_URL or OPENAI_API_KEY), else the offline engine; anthropic or openai ask for that provider.")
+    llm_provider: str = Field("anthropic", pattern="^(anthropic|openai)$", description="Model API of the agent: anthropic (Messages API) or openai (any OpenAI-compatible Chat Completions endpoint: vLLM, Ollama, LM Studio, Azure OpenAI, OpenRouter, OpenAI; set LLM_BASE_URL and LLM_MODEL).")
+    llm_model: str | None = Field(None, validation_alias=AliasChoices("llm_model", "anthropic_model"), description=f"Model name as the provider knows it (a vLLM --served-model-name, an Ollama tag such as qwen2.5:14b-instruct, an Azure deployment name); unset: {DEFAULT_MODEL} with anthropic, required with openai. ANTHROPIC_MODEL is read too.")
+    llm_base_url: str | None = Field(None, description="Base URL of the model API: for openai the endpoint root with /v1 (http://vllm:8000/v1, http://ollama:11434/v1, https://RESOURCE.openai.azure.com/openai/v1/); for anthropic it overrides ANTHROPIC_BASE_URL.")
+    llm_context_window: int = Field(200_000, ge=4096, description="Context window of the model in tokens (vLLM --max-model-len, Ollama num_ctx): tool output gets a share of it and the history is compacted before a request would not fit.")
     anthropic_api_key: SecretStr | None = Field(None, description="Anthropic API key; unset means the offline engine diagnoses.")
-    anthropic_model: str = Field("claude-sonnet-5-5", description="Model for the Anthropic engine.")
+    openai_api_key: SecretStr | None = Field(None, description="API key of the OpenAI-compatible endpoint (OpenAI, Azure, OpenRouter, a vLLM started with --api-key); local servers without auth need none.")
     anthropic_base_url: str | None = Field(None, description="Override the Messages API base URL (proxies, tests).")
+    agent_max_tool_calls_per_turn: int = Field(8, ge=1, le=64, description="Tool calls one model turn may make; calls beyond it are answered 'not run' and may be asked again next turn.")
+    agent_max_cost_usd: float = Field(0.0, ge=0, description="Dollar budget of one session from the built-in price table; 0 means no dollar limit. A model without a price (self-hosted) is bounded by tokens only.")
     agent_max_tokens: int = Field(4096, ge=256, description="max_tokens per model response.")
     agent_max_steps: int = Field(12, ge=1, le=50, description="Model turns per session before it must conclude.")
     agent_max_seconds: float = Field(120.0, gt=0, description="Wall-time budget of one session.")
-    agent_max_total_tokens: int = Field(200_000, ge=1000, description="Input+output token budget of one session.")
-    anthropic_max_retries: int = Field(3, ge=0, le=10, description="Retries of 429/529/5xx (exponential backoff) before falling back to the offline engine.")
+    agent_max_total_tokens: int = Field(200_000, ge=1000, description="Token budget of one session: uncached input plus output (cache reads are not counted; they count in dollars).")
+    anthropic_max_retries: int = Field(3, ge=0, le=10, description="Retries of 408/429/5xx and connection failures of the model API, either provider (exponential backoff), before falling back to the offline engine.")
 
     # Knowledge base
     chroma_url: str | None = Field(None, description="Chroma server URL (e.g. http://127.0.0.1:8000); unset uses an embedded PersistentClient in DATA_DIR/chroma.")
@@ -108,18 +116,71 @@ class Settings(BaseSettings):
     alert_group_max_new: int = Field(200, ge=1, description="New incidents (each a posted alert and an investigation) one alert group may open; further new alerts of the group are deferred with a visible note and open when Alertmanager sends the group again.")
     incident_stale_minutes: int = Field(480, ge=1, description="An open incident whose alert has not fired for this long closes as expired, and its next firing investigates again. Keep it above Alertmanager's repeat_interval (default 4h).")
     incident_max_age_hours: int = Field(24, ge=1, description="An open incident older than this closes as expired, however often it fires; the next firing investigates again.")
+    followup_per_thread: int = Field(5, ge=0, le=100, description="Follow-up questions answered per diagnosis thread within FOLLOWUP_WINDOW_MINUTES; further ones are refused (audited as followup.rate_limited). 0 turns follow-up questions off.")
+    followup_window_minutes: int = Field(60, ge=1, le=10080, description="The window FOLLOWUP_PER_THREAD counts questions in.")
+    followup_max_steps: int = Field(6, ge=1, le=50, description="Model turns one follow-up answer may take (tool calls included) before it must answer.")
+    followup_context_chars: int = Field(24000, ge=2000, le=400000, description="Size bound of what a follow-up hands the model from the incident (the diagnosis, earlier questions and the evidence they fetched): older material is compacted first.")
     host: str = Field("127.0.0.1", description="Address `chatops serve` listens on (0.0.0.0 in containers).")
     port: int = Field(3000, ge=1, le=65535, description="Port `chatops serve` listens on (PaaS platforms set PORT).")
     metrics_port: int = Field(9464, ge=0, le=65535, description="Port of the worker's own Prometheus endpoint (GET /metrics, GET /healthz) on HOST; 0 disables it. Several worker processes on one host need one port each. `chatops serve` serves GET /metrics on PORT.")
     loop_lag_log: str | None = Field(None, description="File `chatops serve` writes its event-loop lag to when it stops (JSON: samples, max_ms, p99_ms, p50_ms: how late a task sleeping 5 ms woke up); unset: not sampled. Used by bench/slack_load.py.")
 
+    # MCP: `chatops mcp` (bot/mcp), and MCP servers as tool sources (tools/mcp_source.py)
+    mcp_port: int = Field(3001, ge=1, le=65535, description="Port `chatops mcp --http` listens on (on HOST).")
+    mcp_clients: CsvList = Field((), description="Clients of `chatops mcp --http`, comma-separated name:scope:sha256 — scope `read` (diagnose and every read) or `read+propose` (also propose_action), sha256 the hex SHA-256 of the client's bearer token (`printf %s TOKEN | sha256sum`), so no usable token is stored. Empty: `chatops mcp --http` refuses to start.")
+    mcp_stdio_scope: str = Field("read+propose", pattern=r"^(read|read\+propose)$", description="Scope of the local client of `chatops mcp --stdio` (identity mcp:stdio:<OS user>): read+propose or read.")
+    mcp_chat_channel: str | None = Field(None, description="Where a `diagnose` over MCP that names no channel opens its thread: slack:<channel id> or teams:<conversation id>. Unset: SLACK_ALERTS_CHANNEL, then TEAMS_ALERTS_CHANNEL; with none of them the diagnosis is recorded without a chat thread, and propose_action is refused for it (there is nowhere a person could approve).")
+    mcp_servers: SecretStr | None = Field(None, description='MCP servers whose tools the agent may use, as JSON in MCP clients\' own format: {"name": {"command": "…", "args": […], "env": {…}}} (stdio) or {"name": {"url": "https://…/mcp", "headers": {…}}} (streamable HTTP). Secret, since env and headers may hold tokens.')
+    mcp_tool_allowlist: CsvList = Field((), description="Comma-separated server:tool names offered to the agent although their MCP server does not mark them read-only (readOnlyHint); every other unmarked tool is refused, and `chatops config` lists it.")
+
+    # Weekly digest (bot/digest)
+    digest_slack_channels: CsvList = Field((), description="Comma-separated Slack channel IDs the weekly digest is posted to (Block Kit, with its two charts in the thread). Empty, with DIGEST_TEAMS_CHANNELS empty too: no digest is scheduled (`chatops digest --dry-run` still works).")
+    digest_teams_channels: CsvList = Field((), description="Comma-separated Teams conversation ids the weekly digest is posted to (an Adaptive Card, its charts in the reply chain); the bot must be installed there (a stored conversation reference).")
+    digest_cron: str = Field("0 9 * * 1", description="When the weekly digest of the previous full ISO week is posted: a 5-field cron line (minute hour day month weekday) in DIGEST_TIMEZONE; checked every PERIODIC_SECONDS, posted once per week and channel (a process down at that time posts when it is back, the same day).")
+    digest_timezone: str = Field("UTC", description="IANA timezone (e.g. Europe/Paris) of DIGEST_CRON and of the digest's weeks and days.")
+
+    @field_validator("digest_slack_channels", "digest_teams_channels", mode="before")
+    @classmethod
+    def _digest_csv(cls, v: object) -> object:
+        return _split_csv(v)
+
+    @field_validator("digest_cron")
+    @classmethod
+    def _digest_cron(cls, v: str) -> str:
+        from bot.digest.week import check_cron
+
+        return check_cron(v.strip())
+
+    @field_validator("digest_timezone")
+    @classmethod
+    def _digest_timezone(cls, v: str) -> str:
+        from bot.digest.week import zone
+
+        return zone(v.strip()).key
+
     @field_validator("kube_namespace_allowlist", "redact_extra_patterns", "approvers_medium", "approvers_high",
                      "approvers_critical", "risk_overrides", "slack_alert_channels", "evidence_link_hosts",
-                     "teams_alert_channels",
+                     "teams_alert_channels", "mcp_clients", "mcp_tool_allowlist",
                      mode="before")
     @classmethod
     def _csv(cls, v: object) -> object:
         return _split_csv(v)
+
+    @field_validator("mcp_clients")
+    @classmethod
+    def _mcp_clients(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        from bot.mcp.clients import parse_clients
+
+        parse_clients(v)  # raises ValueError naming the bad entry
+        return v
+
+    @field_validator("mcp_servers")
+    @classmethod
+    def _mcp_servers(cls, v: SecretStr | None) -> SecretStr | None:
+        from tools.mcp_source import parse_servers
+
+        parse_servers(v.get_secret_value() if v is not None else None)
+        return v
 
     @field_validator("risk_overrides")
     @classmethod

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from agents.llm import DEFAULT_MODEL
 from agents.session import EngineSettings
 from bot.settings import Settings
 from tools.base import Tool, ToolContext
@@ -14,12 +15,18 @@ log = logging.getLogger(__name__)
 
 
 def engine_settings(s: Settings, engine: str | None = None) -> EngineSettings:
+    engine = engine or s.agent_engine
+    provider = engine if engine in ("anthropic", "openai") else s.llm_provider  # an explicit engine names its API
+    key = s.anthropic_api_key if provider == "anthropic" else s.openai_api_key
     return EngineSettings(
-        engine=(engine or s.agent_engine),  # type: ignore[arg-type]
-        api_key=s.anthropic_api_key.get_secret_value() if s.anthropic_api_key else None,
-        model=s.anthropic_model, base_url=s.anthropic_base_url, max_tokens=s.agent_max_tokens,
-        max_steps=s.agent_max_steps, max_seconds=s.agent_max_seconds, max_total_tokens=s.agent_max_total_tokens,
-        max_retries=s.anthropic_max_retries)
+        engine=engine, provider=provider,  # type: ignore[arg-type]
+        api_key=key.get_secret_value() if key else None,
+        model=s.llm_model or (DEFAULT_MODEL if provider == "anthropic" else ""),
+        base_url=s.llm_base_url or (s.anthropic_base_url if provider == "anthropic" else None),
+        max_tokens=s.agent_max_tokens, max_steps=s.agent_max_steps, max_seconds=s.agent_max_seconds,
+        max_total_tokens=s.agent_max_total_tokens, max_retries=s.anthropic_max_retries,
+        context_window=s.llm_context_window, max_tool_calls_per_turn=s.agent_max_tool_calls_per_turn,
+        max_cost_usd=s.agent_max_cost_usd)
 
 
 def intake_rules(s: Settings) -> dict[str, Any]:
@@ -42,7 +49,14 @@ def source_config(s: Settings) -> SourceConfig:
         prometheus_url=s.prometheus_url, opensearch_url=s.opensearch_url, opensearch_username=s.opensearch_username,
         opensearch_password=s.opensearch_password.get_secret_value() if s.opensearch_password else None,
         opensearch_index_pattern=s.opensearch_index_pattern, kubeconfig=s.kubeconfig, kube_context=s.kube_context,
-        redact_extra_patterns=s.redact_extra_patterns)
+        redact_extra_patterns=s.redact_extra_patterns, mcp_servers=mcp_servers(s), mcp_tool_allowlist=s.mcp_tool_allowlist)
+
+
+def mcp_servers(s: Settings) -> tuple[Any, ...]:
+    """MCP_SERVERS as tools.mcp_source specs (validated when the settings were read)."""
+    from tools.mcp_source import parse_servers
+
+    return parse_servers(s.mcp_servers.get_secret_value() if s.mcp_servers else None)
 
 
 def knowledge_tools_for(s: Settings, ctx: ToolContext, ingest_if_empty: bool = True) -> tuple[list[Tool], str | None]:

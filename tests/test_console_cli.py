@@ -71,6 +71,7 @@ def test_fresh_machine_without_prometheus_alert_diagnosis_and_approval(tmp_path)
     assert re.search(rf"^  ↳ \[{thread}\] Diagnosis: oom_killed\s+component: cart", waited, re.M)
     assert "prometheus: Prometheus is not installed" in waited  # the diagnosis says what it could not use
     assert f"[1] Approve {MEMORY_PATCH} (MEDIUM, needs 1 approval)  [2] Reject" in waited
+    assert "[3] Right cause  [4] Wrong cause" in waited  # feedback on the diagnosis, after its proposals
 
     # console:you is not an approver; alice is, and her approval executes and verifies on the fake.
     assert "(only visible to you) console:you is not an allowed approver for MEDIUM actions" in _after(out, "1")
@@ -108,18 +109,19 @@ def test_critical_needs_two_different_approvers(tmp_path):
 
 
 def test_requester_cannot_approve_own_high_action(tmp_path):
-    # The alert's proposal takes choices 1-2; alice's /diagnose proposal (requested by her) gets 3-4.
-    out = _console(tmp_path, ["/wait", "/as alice", "/diagnose shop/cart", "/wait", "3", "/as bob", "3"],
+    # The alert's proposal takes choices 1-2 and its feedback buttons 3-4; alice's /diagnose proposal
+    # (requested by her) gets 5-6.
+    out = _console(tmp_path, ["/wait", "/as alice", "/diagnose shop/cart", "/wait", "5", "/as bob", "5"],
                    RISK_OVERRIDES="shop=HIGH")
     investigated = _after(out, "/diagnose shop/cart")
     root = re.search(r"^\[(\d+)\] #ops · chatops: Investigating `shop/cart` \(requested by alice\)", investigated,
                      re.M)
     assert root, investigated
     own = out.split("\n> /as alice\n", 1)[1]
-    assert re.search(rf"^  ↳ \[{root.group(1)}\] .*\n(.*\n)*?.*\[3\] Approve {re.escape(MEMORY_PATCH)} \(HIGH, "
-                     r"needs 1 approval\)  \[4\] Reject", own, re.M)
+    assert re.search(rf"^  ↳ \[{root.group(1)}\] .*\n(.*\n)*?.*\[5\] Approve {re.escape(MEMORY_PATCH)} \(HIGH, "
+                     r"needs 1 approval\)  \[6\] Reject", own, re.M)
     assert "requested by console:alice (may not approve it)" in own
-    refused, approved = out.split("\n> 3\n")[1:]
+    refused, approved = out.split("\n> 5\n")[1:]
     assert "you requested this HIGH action and cannot approve it yourself" in refused
     assert "executed" not in refused.split("\n> ")[0]
     assert f"bob approved; executed: done: {MEMORY_PATCH}" in approved

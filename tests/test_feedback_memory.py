@@ -105,3 +105,29 @@ def test_a_rebuild_keeps_the_correction(wf):
         [rec] = [r for r in records_from_db(s, 30) if r.id == inc]  # an open incident, remembered for its verdict
     assert (rec.category, rec.engine_category, rec.feedback) == ("bad_deploy", "traffic_spike", "corrected")
     assert rec.feedback_note == "v2.3 shipped a retry storm" and rec.corrected == 1
+
+
+def test_feedback_before_the_knowledge_base_is_open_waits_for_it(migrated, tmp_path):
+    """`chatops serve` opens the knowledge base after it listens (bot/deferred.py): feedback (or a
+    resolve) in that window opens it and is remembered, instead of being dropped."""
+    _, factory = migrated
+    opened = []
+
+    def open_kb():  # what ConsoleRuntime.finish_opening does, once
+        if not opened:
+            opened.append(KnowledgeBase(tmp_path / "kb-late"))
+        return opened[0]
+
+    async def no_sources():
+        raise AssertionError("no session expected")
+
+    wf = Workflow(factory, {"test": RecordingSurface()}, no_sources, EngineSettings(engine="offline"), None,
+                  policy=policy(), signer=SIGNER, knowledge=None, open_knowledge=open_kb, effective_minutes=30)
+    inc, diag = alert_diagnosis(factory)
+    try:
+        assert feedback(wf, diag, OPS, "wrong", "dns_failure", "coredns edited").ok
+        assert opened, "the knowledge base was never opened"
+        assert [h.categories for h in incident_hits(opened[0]) if h.id == f"incident:{inc}"] == [["dns_failure"]]
+    finally:
+        for kb in opened:
+            kb.close()

@@ -16,6 +16,7 @@ from agents.diagnosis import Diagnosis, Evidence, SimilarIncident, TimelineEntry
 from bot.remediation import ProposalView, confirm_text
 from bot.slack import blocks as bk
 from bot.workflow.surface import DiagnosisPost, ProgressView
+from tests.feedback_support import ANSWERED, FRESH
 from tests.support import REPO, check_golden
 
 GOLDEN = REPO / "tests" / "golden" / "slack"
@@ -75,6 +76,9 @@ CASES = {
     "progress_step": lambda: bk.progress(ProgressView("INC42", 3, 12, "prom_named: ok")),
     "progress_starting": lambda: bk.progress(ProgressView("INC42", 0, None, "starting")),
     "progress_done": lambda: bk.progress(ProgressView("INC42", 9, 12, "done: 9 tool calls in 2.1s", done=True)),
+    "feedback_diagnosis": lambda: bk.diagnosis(replace(post(MEDIUM, HIGH), feedback=FRESH)),
+    "feedback_answered": lambda: (None, bk.replace_feedback(
+        bk.diagnosis(replace(post(MEDIUM, HIGH), feedback=FRESH))[1], ANSWERED)),
     "proposal_approved": lambda: (None, bk.replace_proposal(
         bk.diagnosis(post(MEDIUM, HIGH))[1],
         replace(MEDIUM, state="succeeded", offerable=False, token="", approvers=("slack:U0BOB",)),

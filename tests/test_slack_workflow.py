@@ -14,7 +14,8 @@ from bot.server import build_app
 from bot.slack.surface import SlackSurface, make_client
 from bot.workflow.service import Workflow
 from tests.fake_slack import DEFAULT_TOKEN, FakeSlack
-from tests.slack_support import WEBHOOK_CHANNEL, Harness, block_actions_body, eventually, settings
+from tests.remediation_support import audit_events
+from tests.slack_support import TEAM, WEBHOOK_CHANNEL, Harness, block_actions_body, eventually, settings
 from tests.support import REPO, need
 from tools.actions import ActionExecutor
 from tools.k8s import make_api_client
@@ -88,6 +89,16 @@ async def test_webhook_alert_to_approved_action_in_slack(stack):
     assert not fake.calls("chat.update") or all(
         "proposal_note" not in json.dumps(c.arg("blocks")) for c in fake.calls("chat.update"))
 
+    # Bob's id clicking from another organisation's workspace (Slack Connect) executes nothing; audited
+    elsewhere = block_actions_body("proposal_approve", approve["value"], channel=WEBHOOK_CHANNEL,
+                                   message=diagnosis, user="U0BOB", username="bob").replace(TEAM, "T0THEIRS01")
+    await h.form(elsewhere)
+    assert await eventually(lambda: len(fake.ephemerals) == 2, 10)
+    assert fake.ephemerals[-1]["user"] == "U0BOB" and "came from another one" in fake.ephemerals[-1]["text"]
+    denied = audit_events(h.workflow.factory, "approval.denied")[-1]
+    assert (denied["actor"], denied["subject"], denied["payload"]["kind"]) == \
+        ("slack:U0BOB", f"proposal/{proposal_id}", "other_workspace")
+
     # Bob is: the action runs on the fake cluster and the message says who approved it and what happened
     await h.form(block_actions_body("proposal_approve", approve["value"], channel=WEBHOOK_CHANNEL,
                                     message=diagnosis, user="U0BOB", username="bob"))
@@ -115,5 +126,5 @@ async def test_webhook_alert_to_approved_action_in_slack(stack):
     # a replayed click (same token) is refused privately
     await h.form(block_actions_body("proposal_approve", approve["value"], channel=WEBHOOK_CHANNEL,
                                     message=diagnosis, user="U0BOB", username="bob"))
-    assert await eventually(lambda: fake.ephemerals[-1]["user"] == "U0BOB", 10)
-    assert "already succeeded" in fake.ephemerals[-1]["text"]
+    assert await eventually(lambda: len(fake.ephemerals) == 3, 10)
+    assert fake.ephemerals[-1]["user"] == "U0BOB" and "already succeeded" in fake.ephemerals[-1]["text"]

@@ -23,6 +23,9 @@ from bot.remediation.views import refused
 from bot.teams import cards as tc
 from bot.teams.markdown import WJ, esc
 from bot.workflow.surface import DiagnosisPost, ProgressView
+from bot.teams.feedback_cards import form_card
+from tests.feedback_support import ANSWERED, FORM, FRESH
+from tests.remediation_support import SIGNER
 from tests.support import REPO, check_golden, dataset
 from tests.teams_card_support import CardError, elements, validate_card
 from tests.test_slack_blocks import HIGH, MEDIUM, post, view
@@ -83,6 +86,10 @@ CASES = {
     "refreshed_expired": lambda: tc.refresh_proposal(base(), decided(MEDIUM, "expired"),
                                                      "expired after 30 min without approval"),
     "refreshed_awaiting_second_approval": lambda: critical_once()[0],
+    "feedback_diagnosis": lambda: tc.diagnosis_card(replace(post(MEDIUM), feedback=FRESH)),
+    "feedback_answered": lambda: tc.refresh_feedback(tc.diagnosis_card(replace(post(MEDIUM), feedback=FRESH)),
+                                                     ANSWERED),
+    "feedback_form": lambda: form_card(FORM, "1767100000001", SIGNER),
     "refreshed_failed": lambda: tc.refresh_proposal(
         base(), decided(HIGH, "failed", (ALICE,)),
         "Alice Example approved; execution failed: rollout of shop/cart did not converge within 120s"),

@@ -16,6 +16,7 @@ class RecordingSurface:
     charts: list[tuple[str | None, bytes, str]] = field(default_factory=list)
     proposal_updates: list[tuple[MessageRef, Any, str]] = field(default_factory=list)
     proposal_posts: list[tuple[str | None, Any, str]] = field(default_factory=list)
+    feedback_updates: list[tuple[MessageRef, Any]] = field(default_factory=list)
     ephemerals: list[tuple[str, str, str]] = field(default_factory=list)
     _n: int = 0
 
@@ -48,6 +49,9 @@ class RecordingSurface:
     async def post_proposal(self, channel, thread, view, note):
         self.proposal_posts.append((thread, view, note))
         return self._ref(channel, thread)
+
+    async def update_feedback(self, ref, view):
+        self.feedback_updates.append((ref, view))
 
     async def ephemeral(self, channel, user, text, thread=None):
         self.ephemerals.append((channel, user, text))

@@ -22,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "and approved actions change its fake Kubernetes API")
     p.add_argument("--script", type=Path, help="read commands from FILE instead of the terminal (as with a pipe)")
     p.add_argument("--as", dest="identity", default=None, help="start as this identity (default console:you)")
-    p.add_argument("--engine", choices=("auto", "offline", "anthropic"), default=None)
+    p.add_argument("--engine", choices=("auto", "offline", "anthropic", "openai"), default=None)
     p.add_argument("--no-knowledge", action="store_true", help="do not use the knowledge base")
     p.set_defaults(func=cmd_console)
 
@@ -84,8 +84,9 @@ async def _run(args: argparse.Namespace, identity, scenario, script, interactive
                                       *((scenario,) if scenario else ()), use_knowledge=not args.no_knowledge)
     workflow = None
     try:
-        engine_note = (f"engine: {eng.chosen()}" + ("" if eng.chosen() == "anthropic"
-                                                    else " (set ANTHROPIC_API_KEY to use Claude)"))
+        engine_note = (f"engine: {eng.chosen()}" + ("" if eng.chosen() != "offline"
+                                                    else " (set ANTHROPIC_API_KEY, or LLM_PROVIDER=openai with "
+                                                         "LLM_BASE_URL, to use a model)"))
         notes = [engine_note, *runtime.notes, *_unavailable_notes(runtime.provider)]
         if policy_note:
             notes.append(f"approvals: {policy_note}")

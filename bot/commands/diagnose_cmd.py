@@ -16,7 +16,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     src.add_argument("--scenario", type=Path, help="replay an incident scenario bundle")
     src.add_argument("--alert", type=Path, help="an alert JSON file (Alertmanager, Grafana, Slack/Teams message)")
     src.add_argument("--text", help="a service, namespace/pod or alert text, as /diagnose takes")
-    p.add_argument("--engine", choices=("auto", "offline", "anthropic"), default=None)
+    p.add_argument("--engine", choices=("auto", "offline", "anthropic", "openai"), default=None)
     p.add_argument("--json", action="store_true", help="print only the Diagnosis JSON on stdout")
     p.add_argument("--no-knowledge", action="store_true", help="do not use the knowledge base")
     p.set_defaults(func=cmd_diagnose)

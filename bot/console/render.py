@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any, Iterable
 
+from bot.feedback import PROMPT, RIGHT, WRONG, feedback_lines
 from bot.render_text import render_diagnosis, terminal_safe
 
 RISK_LEVELS = ("MEDIUM", "HIGH", "CRITICAL")
@@ -66,6 +67,20 @@ def approver_label(key: str) -> str:
     """An approval's actor key (`slack:U0BOB`) as `U0BOB (slack)`: who, and on which platform they approved."""
     platform, sep, user = key.partition(":")
     return f"{user} ({platform})" if sep and user else key
+
+
+def feedback_text(view: Any) -> list[str]:
+    """Who said the diagnosis's cause was right or wrong, or the question until someone answers."""
+    return feedback_lines(view, approver_label, str) or [PROMPT]
+
+
+def feedback_choice_line(right_no: int, wrong_no: int) -> str:
+    return f"[{right_no}] {RIGHT}  [{wrong_no}] {WRONG}"
+
+
+def category_menu(choices: list[tuple[str, str]]) -> str:
+    """The "Wrong cause" form's categories, numbered from 1 (a number or the category's name picks one)."""
+    return "\n".join(f"  {i}. {label} ({category})" for i, (category, label) in enumerate(choices, 1))
 
 
 def allowed_line(view: Any, allowed: Iterable[str], forbid_self: bool) -> str:

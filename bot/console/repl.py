@@ -10,25 +10,49 @@ from __future__ import annotations
 import asyncio
 import json
 import queue
+import re
 import threading
+from dataclasses import dataclass
 from typing import Any, AsyncIterator, Iterable, TextIO
 
-from bot.console.surface import ConsoleSurface
+from bot.console.render import category_menu
+from bot.console.surface import Choice, ConsoleSurface
 from bot.remediation import Identity
+from tools.taxonomy import category_label
 
 COMMANDS = [
     ("/diagnose TEXT", "investigate a service, namespace/pod or alert text (answered in a thread)"),
     ("/alert TEXT|JSON", "post an alert into #alerts as a monitoring system would (Alertmanager JSON or text)"),
-    ("N  or  /click N", "pick numbered choice N (approve or reject a proposal) as the current identity"),
+    ("/ask [N|INCIDENT] QUESTION", "a follow-up question in diagnosis thread [N] (or an incident's; default: the "
+                                   "newest), answered there: why not X, show the logs of Y, what changed, which runbook"),
+    ("N  or  /click N", "pick numbered choice N (approve or reject a proposal, right or wrong cause of a "
+                        "diagnosis) as the current identity"),
+    ("/cancel", "leave the wrong-cause questions without recording anything"),
     ("/as NAME", "act as someone else (alice, console:bob, slack:U123) to try approvals"),
     ("/whoami", "who you are and what you may approve"),
     ("/proposals", "recent remediation proposals with their state (open ones get choice numbers)"),
     ("/audit", "verify the hash-chained audit log"),
+    ("/digest [YYYY-Www]", "the weekly knowledge digest of a week (default: the last full one), as it is posted"),
     ("/wait", "wait until queued diagnoses finish"),
     ("/help", "this list"),
     ("/quit", "leave (at the end of a script the console also waits for queued work)"),
 ]
 DEFAULT_IDENTITY = "console:you"
+
+
+@dataclass
+class _WrongCause:
+    """The "Wrong cause" form, asked line by line: the real category, then one line of text."""
+    choice: Choice
+    identity: Identity  # who clicked: the answer is theirs even if /as switches meanwhile
+    choices: list[tuple[str, str]]
+    category: str | None = None
+
+    def pick(self, answer: str) -> str | None:
+        if answer.isdigit() and 1 <= int(answer) <= len(self.choices):
+            return self.choices[int(answer) - 1][0]
+        wanted = answer.strip().lower()
+        return next((c for c, label in self.choices if wanted in (c, label.lower())), None)
 
 
 def help_text() -> str:
@@ -47,6 +71,7 @@ class Console:
         self.identity = identity
         self.channel = channel
         self.alert_channel = alert_channel
+        self.form: _WrongCause | None = None  # a "Wrong cause" being answered: plain lines go to it
 
     # -- input sources ---------------------------------------------------------------------
     async def run_script(self, lines: Iterable[str] | TextIO) -> None:
@@ -101,6 +126,9 @@ class Console:
         line = line.strip()
         if not line:
             return True
+        if self.form is not None and (not line.startswith("/") or line.lower() == "/cancel"):
+            await self.answer_form(line)
+            return True
         if line.isdigit():
             await self.click(int(line))
             return True
@@ -113,12 +141,16 @@ class Console:
             return False
         handler = {"/help": self.cmd_help, "/diagnose": self.cmd_diagnose, "/alert": self.cmd_alert,
                    "/as": self.cmd_as, "/whoami": self.cmd_whoami, "/click": self.cmd_click,
-                   "/proposals": self.cmd_proposals, "/audit": self.cmd_audit, "/wait": self.cmd_wait}.get(name)
+                   "/proposals": self.cmd_proposals, "/audit": self.cmd_audit, "/wait": self.cmd_wait,
+                   "/cancel": self.cmd_cancel, "/digest": self.cmd_digest, "/ask": self.cmd_ask}.get(name)
         if handler is None:
             self.surface.say(f"Unknown command {name}.\n{help_text()}")
             return True
         await handler(arg)
         return True
+
+    async def cmd_cancel(self, arg: str) -> None:
+        self.surface.say("Nothing to cancel.")  # a pending form takes /cancel before this
 
     async def cmd_help(self, arg: str) -> None:
         self.surface.say(help_text())
@@ -128,6 +160,29 @@ class Console:
                                                user=self.identity.user_id)
         if error:
             await self.surface.ephemeral(self.channel, self.identity.user_id, error)
+
+    async def cmd_ask(self, arg: str) -> None:
+        """A follow-up question, posted in the diagnosis thread as the current identity and answered there."""
+        from bot.followup.store import find_thread
+
+        first, _, rest = arg.partition(" ")
+        ref = first if rest.strip() and re.fullmatch(r"[0-9]+|[0-9a-f]{8,32}", first.lower()) else None
+        question = rest.strip() if ref else arg.strip()
+        where = await asyncio.to_thread(find_thread, self.factory, "console", ref)
+        if where is None and ref and not ref.isdigit():  # a question that merely starts with a hex-like word
+            where, question = await asyncio.to_thread(find_thread, self.factory, "console", None), arg.strip()
+        if not question:
+            self.surface.say("Usage: /ask [N|INCIDENT] QUESTION, e.g. /ask 3 why not DNS?")
+            return
+        if where is None:
+            self.surface.say(f"No diagnosis thread {ref} here." if ref else "No diagnosis has been posted yet.")
+            return
+        channel, thread = where
+        asked = self.surface.post_as(channel, self.identity.key, question, thread=thread)
+        reply = await self.workflow.on_followup(question, platform="console", channel=channel, thread=thread,
+                                                user=self.identity.user_id, message_id=asked.ts)
+        if reply.message:
+            await self.surface.ephemeral(channel, self.identity.user_id, reply.message, thread=thread)
 
     async def cmd_alert(self, arg: str) -> None:
         from tools.intake import parse_any
@@ -195,9 +250,47 @@ class Console:
             self.surface.say(f"No choice [{number}] ({have}).")
             return
         self.surface.say(f"{self.identity.key} picks [{number}] {choice.label}…")
+        if choice.feedback:
+            await self.feedback(choice)
+            return
         await self.workflow.on_click(platform="console", channel=choice.channel, message=choice.ref,
                                      proposal_id=choice.proposal_id, token=choice.token, identity=self.identity,
                                      decision=choice.decision)
+
+    # -- feedback on a diagnosis ------------------------------------------------------------
+    def _feedback_args(self, choice: Choice, identity: Identity) -> dict[str, Any]:
+        return dict(platform="console", channel=choice.channel, message=choice.ref, diagnosis_id=choice.proposal_id,
+                    token=choice.token, identity=identity)
+
+    async def feedback(self, choice: Choice) -> None:
+        if choice.decision == "right":
+            await self.workflow.on_feedback(**self._feedback_args(choice, self.identity), verdict="right")
+            return
+        form = await self.workflow.feedback_form(**self._feedback_args(choice, self.identity))
+        if form is None:  # refused: the workflow said why
+            return
+        self.form = _WrongCause(choice, self.identity, form.choices)
+        self.surface.say(f"Wrong cause: the diagnosis said {category_label(form.engine_category)}. What was the real "
+                         f"cause? Type its number or name (/cancel to leave it):\n{category_menu(form.choices)}")
+
+    async def answer_form(self, line: str) -> None:
+        form = self.form
+        if line.lower() == "/cancel":
+            self.form = None
+            self.surface.say("Feedback cancelled; nothing was recorded.")
+            return
+        if form.category is None:
+            form.category = form.pick(line)
+            if form.category is None:
+                self.surface.say(f"{line[:60]!r} is not one of the causes: type a number from 1 to "
+                                 f"{len(form.choices)} or a name from the list (/cancel to leave it).")
+            else:
+                self.surface.say(f"Real cause: {category_label(form.category)}. One line about what happened "
+                                 "(- for none):")
+            return
+        self.form = None
+        await self.workflow.on_feedback(**self._feedback_args(form.choice, form.identity), verdict="wrong",
+                                        category=form.category, note=None if line == "-" else line)
 
     async def cmd_proposals(self, arg: str) -> None:
         from bot.remediation import list_proposals
@@ -223,6 +316,23 @@ class Console:
 
     async def cmd_wait(self, arg: str) -> None:
         await self.workflow.drain()
+
+    async def cmd_digest(self, arg: str) -> None:
+        from datetime import datetime, timezone
+
+        from bot.digest.render_text import render_text
+        from bot.digest.service import DigestConfig, DigestService
+        from bot.digest.week import WeekError, parse_week, previous_week
+        from bot.settings import get_settings
+
+        config = DigestConfig.from_settings(get_settings())
+        try:
+            week = parse_week(arg, config.tz) if arg else previous_week(datetime.now(timezone.utc), config.tz)
+        except WeekError as exc:
+            self.surface.say(f"/digest: {exc}")
+            return
+        service = DigestService(self.factory, {}, config, getattr(self.workflow, "knowledge", None))
+        await self.surface.post_text(self.channel, render_text(await service.build(week)))
 
 
 async def _lines(source: Iterable[str] | TextIO) -> AsyncIterator[str]:

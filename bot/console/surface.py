@@ -27,12 +27,16 @@ INDENT = "      "
 @dataclass
 class Choice:
     number: int
-    decision: str  # approve | reject
-    proposal_id: str
+    decision: str  # approve | reject, or right | wrong (feedback on a diagnosis)
+    proposal_id: str  # the proposal, or for feedback the diagnosis
     token: str
     channel: str
     ref: MessageRef
     label: str
+
+    @property
+    def feedback(self) -> bool:
+        return self.decision in ("right", "wrong")
 
 
 class _Style:
@@ -154,6 +158,8 @@ class ConsoleSurface:
         lines = [render.diagnosis_text(post, self.width)]
         for view in post.proposals:
             lines.extend(self._proposal_lines(view, ref))
+        if post.feedback is not None:  # after the proposals, so their choice numbers come first
+            lines.extend(self._feedback_lines(post.feedback, ref))
         self._write(self._block(ts, channel, thread, "\n".join(lines)), ts)
         return ref
 
@@ -194,6 +200,11 @@ class ConsoleSurface:
         self._write(self._block(ts, channel, None, "\n".join(lines)), ts)
         return ref
 
+    async def update_feedback(self, ref: MessageRef, view: Any) -> None:
+        """Who said what about the diagnosis, under it in its thread; the choices keep their numbers."""
+        self._write(self._block(ref.ts, ref.channel, ref.thread or ref.ts, "\n".join(self._feedback_lines(view, ref))),
+                    ref.ts)
+
     async def ephemeral(self, channel: str, user: str, text: str, thread: str | None = None) -> None:
         body = f"(only visible to {user}) {text}"
         self._write(self._block("-", channel, thread, body, kind="yellow") if thread
@@ -207,6 +218,17 @@ class ConsoleSurface:
         approve_no, reject_no = self._register(view, ref)
         line = self.style("cyan", render.choice_line(view, approve_no, reject_no))
         return [line, "    " + render.allowed_line(view, self.allowed(view.risk), self._forbid_self(view.risk))]
+
+    def _feedback_lines(self, view: Any, ref: MessageRef) -> list[str]:
+        with self._lock:
+            numbers = self._numbers.get(view.diagnosis_id)
+            if numbers is None:
+                base = len(self.choices) + 1
+                numbers = self._numbers[view.diagnosis_id] = (base, base + 1)
+            for no, verdict in zip(numbers, ("right", "wrong")):
+                self.choices[no] = Choice(no, verdict, view.diagnosis_id, view.token, ref.channel, ref,
+                                          f"{verdict} cause")
+        return [*render.feedback_text(view), self.style("cyan", render.feedback_choice_line(*numbers))]
 
     def _register(self, view: Any, ref: MessageRef) -> tuple[int, int]:
         with self._lock:

@@ -11,13 +11,21 @@
   start an investigation nobody asked for; `/diagnose` or a mention asks explicitly. An edited
   alert message (message_changed) counts only when it now says *resolved*: edits that merely
   re-render a firing alert (unfurls, counters) would otherwise post "still firing" noise.
-- Mentioning the bot in a thread whose parent is an alert diagnoses that alert; a mention with
-  text elsewhere works like /diagnose.
+- Mentioning the bot in the thread of one of its posted diagnoses asks a follow-up question about
+  that incident (`workflow.on_followup`, bot/workflow/followup.py), answered in the thread; in any
+  other thread whose parent is an alert it diagnoses that alert; a mention with text elsewhere
+  works like /diagnose.
 - The bot ignores itself: bolt's ignoring_self_events plus a check of bot_id/user (also inside
   message_changed) against auth.test, so its own replies in alert channels never loop.
 - Approve/reject buttons (`proposal_approve` / `proposal_reject`, value `<proposal id>|<token>`)
   are acknowledged at once and forwarded to `workflow.on_click` with the clicker's Identity
   (user groups included); the workflow updates the message or answers the clicker ephemerally.
+- Feedback buttons (`feedback_right` / `feedback_wrong`, value `<diagnosis id>|<token>`), with the
+  same Identity: "Right cause" goes to `workflow.on_feedback`; "Wrong cause" asks the workflow
+  whether the clicker may answer, then opens a modal (bot/slack/feedback_modal.py) with the click's
+  trigger_id, whose view_submission records the real cause through `workflow.on_feedback`.
+- Clicks and submissions by a user of another workspace than the bot token's (Slack Connect) are
+  refused before any of that, privately and audited (`workflow.refuse_click`).
 """
 from __future__ import annotations
 
@@ -31,7 +39,9 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.background import Background
-from bot.slack.blocks import APPROVE, REJECT, esc
+from bot.remediation import Identity
+from bot.slack.blocks import APPROVE, FEEDBACK_RIGHT, FEEDBACK_WRONG, REJECT, esc
+from bot.slack.feedback_modal import CALLBACK, Submission, modal, read_submission
 from bot.slack.identity import SlackIdentities
 from bot.slack.inbound import Handled
 from bot.slack.surface import SlackSurface
@@ -48,7 +58,10 @@ _CHATTER_SUBTYPES = {"channel_join", "channel_leave", "channel_topic", "channel_
                      "group_leave", "ekm_access_denied", "thread_broadcast_deleted"}
 # What the listeners below handle; bot.server refuses anything else before bolt sees it.
 HANDLED = Handled(commands=frozenset({COMMAND}), events=frozenset({"message", "app_mention"}),
-                  actions=frozenset({APPROVE, REJECT}))
+                  actions=frozenset({APPROVE, REJECT, FEEDBACK_RIGHT, FEEDBACK_WRONG}),
+                  views=frozenset({CALLBACK}))
+FOREIGN = ("Buttons here answer only members of this workspace; your click came from another one, "
+           "so nothing was done.")
 MENTION_USAGE = ("Mention me in the thread of an alert to diagnose it, or use "
                  "`/diagnose <service | namespace/pod | alert text>`.")
 
@@ -81,6 +94,20 @@ def _is_bot(message: dict) -> bool:
 def _is_self(message: dict, context: Any) -> bool:
     own_bot, own_user = context.get("bot_id"), context.get("bot_user_id")
     return bool((own_bot and message.get("bot_id") == own_bot) or (own_user and message.get("user") == own_user))
+
+
+def workspace_of(body: dict) -> tuple[str, str]:
+    """(team id, Enterprise Grid org id) of whoever clicked: the user's own team first (in a shared
+    channel the payload's `team` can be the channel's host), else the payload's."""
+    user, team, org = (body.get(k) if isinstance(body.get(k), dict) else {} for k in ("user", "team", "enterprise"))
+    return str(user.get("team_id") or team.get("id") or ""), str(org.get("id") or team.get("enterprise_id") or "")
+
+
+def at_home(theirs: tuple[str, str], team_id: str | None, enterprise_id: str | None) -> bool:
+    """Whether a clicker of `theirs` belongs where the bot token does (auth.test): the same workspace,
+    or the same Enterprise Grid organisation (an org-wide install)."""
+    team, org = theirs
+    return bool(team and team == team_id) or bool(org and org == enterprise_id)
 
 
 def _sender(message: dict) -> str:
@@ -178,6 +205,13 @@ def create_bolt_app(workflow: Any, *, client: AsyncWebClient, signing_secret: st
         text = _MENTION.sub("", event.get("text") or "").strip()
         try:
             if thread:
+                # In the thread of one of our diagnoses, a mention is a follow-up question about it.
+                asked = await workflow.on_followup(text, platform=PLATFORM, channel=channel, thread=thread, user=user,
+                                                   message_id=event.get("ts") or body.get("event_id") or "")
+                if asked.handled:
+                    if asked.message:
+                        await tell(channel, user, asked.message, thread)
+                    return
                 resp = await client.conversations_replies(channel=channel, ts=thread, limit=1)
                 parent = (resp.get("messages") or [{}])[0]
                 parsed = parse_slack_message({**parent, "channel": channel})
@@ -193,32 +227,99 @@ def create_bolt_app(workflow: Any, *, client: AsyncWebClient, signing_secret: st
         if problem:
             await tell(channel, user, problem, thread)
 
-    # ---- approval buttons ---------------------------------------------------------------------
-    @app.action(re.compile(f"^({APPROVE}|{REJECT})$"))
-    async def on_proposal_click(ack, body, action):  # noqa: ANN001
-        await ack()
+    # ---- buttons ------------------------------------------------------------------------------
+    async def clicked(body: dict, action: dict, what: str) -> tuple[MessageRef, str, str, str] | None:
+        """(the clicked message, the clicker's user id, the subject id, the token) of a button whose
+        value is `<id>|<token>`; None after telling the clicker the button is not valid."""
         user = body.get("user") or {}
         container = body.get("container") or {}
         message = body.get("message") or {}
         channel = (body.get("channel") or {}).get("id") or container.get("channel_id", "")
         ts = container.get("message_ts") or message.get("ts", "")
         thread = container.get("thread_ts") or message.get("thread_ts")
-        decision = "approve" if action.get("action_id") == APPROVE else "reject"
-        proposal_id, sep, token = str(action.get("value") or "").partition("|")
-        if not sep or not proposal_id or not token:
-            await tell(channel, user.get("id", ""), "That button is not a valid approval button.", thread)
-            return
+        subject, sep, token = str(action.get("value") or "").partition("|")
+        if not sep or not subject or not token:
+            await tell(channel, user.get("id", ""), f"That button is not a valid {what} button.", thread)
+            return None
         if surface is not None and isinstance(message.get("blocks"), list):
             surface.remember(channel, ts, message.get("text") or "", message["blocks"])  # freshest copy
+        return MessageRef(channel, ts, thread), user.get("id", ""), subject, token
+
+    async def clicker(body: dict, context: Any, ref: MessageRef, subject: str, event: str):  # noqa: ANN202
+        """The clicker's Identity (user groups included), or None after refusing a user of another
+        workspace (audited as `event` on `subject`): in a channel shared with another organisation
+        (Slack Connect) their clicks reach us signed like anyone's, but the approver lists, user groups
+        and requesters the rules speak of are this workspace's."""
+        user = body.get("user") or {}
+        display = user.get("username") or user.get("name") or ""
+        theirs, ours = workspace_of(body), context.get("authorize_result")
+        if ours is not None and at_home(theirs, ours.team_id, ours.enterprise_id):
+            return await identities.resolve(user.get("id", ""), display=display)
+        await workflow.refuse_click(platform=PLATFORM, channel=ref.channel, message=ref,
+                                    identity=Identity(PLATFORM, user.get("id", ""), display=display), event=event,
+                                    subject=subject, reason=FOREIGN, kind="other_workspace", team=theirs[0][:40])
+        return None
+
+    @app.action(re.compile(f"^({APPROVE}|{REJECT})$"))
+    async def on_proposal_click(ack, body, action, context):  # noqa: ANN001
+        await ack()
+        decision = "approve" if action.get("action_id") == APPROVE else "reject"
+        found = await clicked(body, action, "approval")
+        if found is None:
+            return
+        ref, user, proposal_id, token = found
         try:
-            identity = await identities.resolve(user.get("id", ""), display=user.get("username") or
-                                                user.get("name") or "")
-            await workflow.on_click(platform=PLATFORM, channel=channel, message=MessageRef(channel, ts, thread),
-                                    proposal_id=proposal_id, token=token, identity=identity, decision=decision)
+            identity = await clicker(body, context, ref, f"proposal/{proposal_id}", "approval.denied")
+            if identity is not None:
+                await workflow.on_click(platform=PLATFORM, channel=ref.channel, message=ref, proposal_id=proposal_id,
+                                        token=token, identity=identity, decision=decision)
         except Exception as exc:
             log.exception("%s click on proposal %s failed", decision, proposal_id)
-            await tell(channel, user.get("id", ""), f"Your {decision} could not be processed: {type(exc).__name__}. "
-                       "Nothing was changed; try again or use `chatops proposals`.", thread)
+            await tell(ref.channel, user, f"Your {decision} could not be processed: {type(exc).__name__}. "
+                       "Nothing was changed; try again or use `chatops proposals`.", ref.thread)
+
+    @app.action(re.compile(f"^({FEEDBACK_RIGHT}|{FEEDBACK_WRONG})$"))
+    async def on_feedback_click(ack, body, action, context):  # noqa: ANN001
+        await ack()
+        found = await clicked(body, action, "feedback")
+        if found is None:
+            return
+        ref, user, diagnosis_id, token = found
+        try:
+            identity = await clicker(body, context, ref, f"diagnosis/{diagnosis_id}", "feedback.denied")
+            if identity is None:
+                return
+            if action.get("action_id") == FEEDBACK_RIGHT:
+                await workflow.on_feedback(platform=PLATFORM, channel=ref.channel, message=ref,
+                                           diagnosis_id=diagnosis_id, token=token, identity=identity, verdict="right")
+                return
+            form = await workflow.feedback_form(platform=PLATFORM, channel=ref.channel, message=ref,
+                                                diagnosis_id=diagnosis_id, token=token, identity=identity)
+            if form is not None:  # the trigger_id is valid for 3 s after the click
+                await client.views_open(trigger_id=body.get("trigger_id") or "", view=modal(form, ref))
+        except Exception as exc:
+            log.exception("feedback click on diagnosis %s failed", diagnosis_id)
+            await tell(ref.channel, user, f"Your feedback could not be processed: {type(exc).__name__}. "
+                       "Nothing was recorded; try again.", ref.thread)
+
+    @app.view(CALLBACK)
+    async def on_feedback_submit(ack, body, view, context):  # noqa: ANN001
+        got = read_submission(view)
+        if not isinstance(got, Submission):
+            await ack(response_action="errors", errors=got)  # the modal stays open with what was typed
+            return
+        await ack()
+        user = body.get("user") or {}
+        try:
+            identity = await clicker(body, context, got.message, f"diagnosis/{got.diagnosis_id}", "feedback.denied")
+            if identity is not None:
+                await workflow.on_feedback(platform=PLATFORM, channel=got.message.channel, message=got.message,
+                                           diagnosis_id=got.diagnosis_id, token=got.token, identity=identity,
+                                           verdict="wrong", category=got.category, note=got.note)
+        except Exception as exc:
+            log.exception("feedback form on diagnosis %s failed", got.diagnosis_id)
+            await tell(got.message.channel, user.get("id", ""), f"Your feedback could not be processed: "
+                       f"{type(exc).__name__}. Nothing was recorded; try again.", got.message.thread)
 
     @app.error
     async def on_error(error, body):  # noqa: ANN001

@@ -4,7 +4,8 @@ Pure functions returning `(fallback_text, blocks)`; no I/O. Everything that came
 (alert text, model output, log lines) is escaped, so it cannot ping `<!channel>` or forge links,
 and every text is clipped to Slack's limits, so a long diagnosis degrades instead of being refused
 by the API (`invalid_blocks`). Block ids carry the proposal id, which is how an approval click
-finds and replaces exactly its own proposal in a message that may hold several.
+finds and replaces exactly its own proposal in a message that may hold several; the feedback area's
+carry the diagnosis id.
 """
 from __future__ import annotations
 
@@ -14,10 +15,12 @@ from typing import Any, Iterable
 
 from agents.diagnosis import Diagnosis
 from bot.evidence_links import safe_url
+from bot.feedback import PROMPT, RIGHT, WRONG, feedback_lines
 from bot.remediation.views import confirm_text
+from bot.render_text import ruled_out_line
 from bot.workflow.progress import progress_text
 from bot.workflow.surface import DiagnosisPost, ProgressView
-from tools.taxonomy import CATEGORY_DESCRIPTIONS
+from tools.taxonomy import CATEGORY_DESCRIPTIONS, category_label
 
 # Slack's documented limits (https://api.slack.com/reference/block-kit).
 MAX_BLOCKS = 50
@@ -31,6 +34,8 @@ MAX_CONFIRM_TEXT = 300   # confirmation dialog body (slack_sdk validates 300)
 MAX_FALLBACK = 3000      # top-level `text` kept short: it is what notifications show
 
 APPROVE, REJECT = "proposal_approve", "proposal_reject"
+FEEDBACK_RIGHT, FEEDBACK_WRONG = "feedback_right", "feedback_wrong"
+FEEDBACK_BLOCK, FEEDBACK_ACTIONS = "feedback:", "feedback_actions:"
 PROPOSAL_BLOCK, NOTE_BLOCK, ACTIONS_BLOCK = "proposal:", "proposal_note:", "proposal_actions:"
 MAX_PROPOSALS = 10
 DANGER_RISKS = ("HIGH", "CRITICAL")
@@ -121,14 +126,6 @@ def progress(view: ProgressView) -> tuple[str, list[dict]]:
 
 # ---- diagnosis ------------------------------------------------------------------------------
 
-_ACRONYMS = {"oom": "OOM", "dns": "DNS", "cpu": "CPU"}
-
-
-def _title(category: str) -> str:
-    words = [_ACRONYMS.get(w, w) for w in category.split("_")]
-    return " ".join([words[0][:1].upper() + words[0][1:], *words[1:]]) if words else category
-
-
 def confidence_label(c: float) -> str:
     return f"{c:.0%} ({'high' if c >= 0.75 else 'medium' if c >= 0.5 else 'low'})"
 
@@ -149,14 +146,14 @@ def _similar_line(s) -> str:  # noqa: ANN001 (agents.diagnosis.SimilarIncident)
 
 def headline(d: Diagnosis) -> str:
     comp = f" · {d.component}" if d.component else ""
-    return f"{_title(d.category)}{comp} — confidence {d.confidence:.0%}"
+    return f"{category_label(d.category)}{comp} — confidence {d.confidence:.0%}"
 
 
 def diagnosis(post: DiagnosisPost) -> tuple[str, list[dict]]:
     d = post.diagnosis
     blocks: list[dict] = [{"type": "header", "block_id": "diagnosis_header",
                            "text": plain(f"Diagnosis: {headline(d)}", MAX_HEADER)}]
-    fields = [f"*Root cause*\n{esc(_title(d.category))}: {esc(CATEGORY_DESCRIPTIONS.get(d.category, ''))}",
+    fields = [f"*Root cause*\n{esc(category_label(d.category))}: {esc(CATEGORY_DESCRIPTIONS.get(d.category, ''))}",
               f"*Component*\n{('`' + esc(d.component) + '`') if d.component else '—'}",
               f"*Confidence*\n{confidence_label(d.confidence)}"]
     blocks.append(section(esc(d.summary), "diagnosis_summary", fields))
@@ -164,6 +161,8 @@ def diagnosis(post: DiagnosisPost) -> tuple[str, list[dict]]:
     if post.fallback_reason:
         meta.append(f"fell back to offline: {esc(post.fallback_reason)}")
     meta.append(f"session `{esc(post.session_id)}`")
+    if d.cost is not None:
+        meta.append(esc(d.cost.line()))
     if post.incident_id:
         meta.append(f"incident `{esc(post.incident_id)}`")
     blocks.append(context(" · ".join(meta), "diagnosis_meta"))
@@ -171,6 +170,8 @@ def diagnosis(post: DiagnosisPost) -> tuple[str, list[dict]]:
     if d.evidence:
         blocks.extend(bullet_sections("Evidence", [_evidence_line(e) for e in d.evidence], 3,
                                       f" (chatops session show {post.session_id})"))
+    if d.ruled_out:
+        blocks.extend(bullet_sections("Considered and ruled out", [esc(ruled_out_line(r)) for r in d.ruled_out], 1))
     if d.timeline:
         lines = [f"`{esc(t.time)}` {esc(t.event)}" for t in d.timeline]
         blocks.extend(bullet_sections("Timeline", lines, 1))
@@ -180,13 +181,14 @@ def diagnosis(post: DiagnosisPost) -> tuple[str, list[dict]]:
     if d.unavailable_sources:
         blocks.append(context(":warning: Could not use: " + "; ".join(esc(u) for u in d.unavailable_sources),
                               "diagnosis_unavailable"))
+    after = feedback(post.feedback) if post.feedback is not None else []  # below the proposals, room kept
 
     proposals = list(post.proposals)
     if proposals:
         blocks.append({"type": "divider"})
         blocks.append(section("*Proposed actions* — nothing changes until an allowed approver clicks.",
                               "proposals_title"))
-        room = MAX_BLOCKS - len(blocks) - 1
+        room = MAX_BLOCKS - len(blocks) - 1 - len(after)
         shown = 0
         for i, view in enumerate(proposals[:MAX_PROPOSALS]):
             pb = proposal(view, key=view.proposal_id or f"refused-{i}")
@@ -198,8 +200,41 @@ def diagnosis(post: DiagnosisPost) -> tuple[str, list[dict]]:
         if len(proposals) > shown:
             blocks.append(context(f"…and {len(proposals) - shown} more proposals: `chatops proposals list`",
                                   "proposals_more"))
+    blocks.extend(after)
     fallback = esc(f"Diagnosis: {headline(d)}. {d.summary}")  # notifications render `text` as mrkdwn too
     return clip(fallback, MAX_FALLBACK), blocks[:MAX_BLOCKS]
+
+
+# ---- feedback -------------------------------------------------------------------------------
+
+def feedback(view) -> list[dict]:  # noqa: ANN001 (bot.feedback.FeedbackView)
+    """Who said the cause was right or wrong (or the question, until someone answers), and the two
+    buttons; block ids carry the diagnosis id, so an update replaces exactly these blocks."""
+    key = view.diagnosis_id
+    # Bounded so that the worst case (every character escaped) stays within one context block's text.
+    lines = feedback_lines(view, lambda k: clip(_who(k), 80), lambda t: clip(esc(t), 300), most_wrong=3) \
+        or [f"_{PROMPT}_"]
+    value = f"{view.diagnosis_id}|{view.token}"[:MAX_VALUE]
+    buttons_ = [{"type": "button", "action_id": action, "text": plain(label, MAX_BUTTON), "value": value}
+                for action, label in ((FEEDBACK_RIGHT, RIGHT), (FEEDBACK_WRONG, WRONG))]
+    return [context("\n".join(lines), FEEDBACK_BLOCK + key),
+            {"type": "actions", "block_id": (FEEDBACK_ACTIONS + key)[:255], "elements": buttons_}]
+
+
+def replace_feedback(blocks: Iterable[dict], view) -> list[dict] | None:  # noqa: ANN001
+    """The message's blocks with this diagnosis's feedback blocks re-rendered; None if it has none."""
+    blocks = list(blocks)
+    ids = {FEEDBACK_BLOCK + view.diagnosis_id, (FEEDBACK_ACTIONS + view.diagnosis_id)[:255]}
+    at = [i for i, b in enumerate(blocks) if isinstance(b, dict) and b.get("block_id") in ids]
+    if not at:
+        return None
+    kept = [b for i, b in enumerate(blocks) if i not in at]
+    return (kept[:at[0]] + feedback(view) + kept[at[0]:])[:MAX_BLOCKS]
+
+
+def feedback_message(view) -> tuple[str, list[dict]]:  # noqa: ANN001
+    """The feedback area posted on its own, when the diagnosis message cannot be edited."""
+    return clip(esc(f"Feedback on this diagnosis ({view.diagnosis_id})"), MAX_FALLBACK), feedback(view)
 
 
 # ---- proposals ------------------------------------------------------------------------------

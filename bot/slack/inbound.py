@@ -5,7 +5,7 @@ costs one HMAC and one log line, never a parse (bolt parses before it verifies, 
 to end in a 500 with a traceback). Only a request Slack signed is then checked for the shape
 bolt and our listeners rely on: UTF-8, a known content type, JSON objects where objects are
 expected (depth-bounded), a known request type, the fields they read having the types they
-assume, and a command, event type or button the app handles. Anything else is refused with 400
+assume, and a command, event type, button or modal the app handles. Anything else is refused with 400
 and a reason. Signing follows Slack's "Verifying requests from Slack"
 (https://api.slack.com/authentication/verifying-requests-from-slack): `v0=` HMAC-SHA256 of
 `v0:{X-Slack-Request-Timestamp}:{body}` with the signing secret, the timestamp within five minutes.
@@ -45,6 +45,7 @@ class Handled:
     commands: frozenset[str]
     events: frozenset[str]
     actions: frozenset[str]
+    views: frozenset[str] = frozenset()  # callback ids of the modals whose view_submission it handles
 
 
 class Refused(Exception):
@@ -101,6 +102,10 @@ def parse(content_type: str, body: bytes, handled: Handled) -> dict[str, Any]:
             _check_type(data, PAYLOAD_TYPES, "payload")
             if data["type"] == "block_actions":
                 _check_block_actions(data, handled.actions)
+            elif data["type"] == "view_submission":
+                _check_view_submission(data, handled.views)
+            else:  # a shortcut, a closed modal, a legacy dialog...: nothing here listens for it
+                raise Refused(400, f"payload type {data['type']!r} is not one this app handles")
         else:
             data = dict(fields)
             if "ssl_check" in data:
@@ -135,6 +140,15 @@ def _check_block_actions(data: dict, actions: frozenset[str]) -> None:
         raise Refused(400, "block_actions without an action this app handles")
     if not isinstance(data.get("user"), dict) or any(isinstance(data.get(k), str) for k in _ID_OR_OBJECT):
         raise Refused(400, "block_actions whose user, team or channel is not an object")
+
+
+def _check_view_submission(data: dict, views: frozenset[str]) -> None:
+    """A modal submitted, as bolt's view matcher and our submission handler read it."""
+    view = data.get("view")
+    if not isinstance(view, dict) or not isinstance(view.get("callback_id"), str) or view["callback_id"] not in views:
+        raise Refused(400, "view_submission of a view this app does not handle")
+    if not isinstance(data.get("user"), dict) or not isinstance(view.get("private_metadata", ""), str):
+        raise Refused(400, "view_submission whose user is not an object or whose private_metadata is not text")
 
 
 def _check_type(data: dict, known: frozenset[str], what: str) -> None:

@@ -83,6 +83,10 @@ class SlackSurface:
     async def post_text(self, channel: str, text: str, thread: str | None = None) -> MessageRef:
         return await self._post(channel, thread, bk.clip(bk.esc(text), MAX_PLAIN), None)
 
+    async def post_message(self, channel: str, text: str, blocks: list[dict], thread: str | None = None) -> MessageRef:
+        """Already rendered Block Kit (the weekly digest, bot/digest/render_slack.py)."""
+        return await self._post(channel, thread, text, blocks)
+
     async def post_progress(self, channel: str, thread: str | None, view: ProgressView) -> MessageRef:
         text, blocks = bk.progress(view)
         return await self._post(channel, thread, text, blocks)
@@ -112,6 +116,16 @@ class SlackSurface:
             # The message is gone or unreadable: say it in the thread rather than lose the outcome.
             log.warning("proposal %s not found in message %s; posting the update instead", view.proposal_id, ref.ts)
             await self.post_proposal(ref.channel, ref.thread or ref.ts, view, note)
+            return
+        await self._update(ref, current[0], new)
+
+    async def update_feedback(self, ref: MessageRef, view: Any) -> None:
+        current = await self._current(ref)
+        new = bk.replace_feedback(current[1], view) if current else None
+        if new is None:  # the message is gone or unreadable: the verdict is recorded; say so in the thread
+            log.warning("feedback of diagnosis %s not found in message %s; posting it instead", view.diagnosis_id,
+                        ref.ts)
+            await self._post(ref.channel, ref.thread or ref.ts, *bk.feedback_message(view))
             return
         await self._update(ref, current[0], new)
 

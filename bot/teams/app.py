@@ -14,6 +14,9 @@ counterpart). bot/teams/endpoint.py authenticates and checks each activity first
   when it now says resolved. Human posts there are never auto-diagnosed; the bot ignores itself.
 - Approve/reject buttons: an `adaptiveCard/action` invoke (Action.Execute) or an Action.Submit
   message → workflow.on_click with the clicker's Identity (Entra object id and approver groups).
+- Feedback buttons, with the same Identity: "Right cause" → workflow.on_feedback; "Wrong cause" →
+  workflow.feedback_form, answered with the form card (bot/teams/feedback_cards.py), whose submit
+  → workflow.on_feedback with the real cause and its line of text.
   The invoke is answered within CLICK_WAIT seconds with the refreshed card, or with a message only
   the clicker sees (a refusal); a slower click (an action being executed) is answered "working on
   it" and the card is updated for everyone when it finishes.
@@ -27,6 +30,8 @@ from typing import Any
 
 from bot.background import Background
 from bot.teams import cards, references
+from bot.teams.feedback_cards import (VERB_CANCEL, VERB_SUBMIT, FeedbackClick, card_of_click, feedback_data,
+                                     form_card)
 from bot.teams.identity import TeamsIdentities
 from bot.teams.references import bare_id, thread_of
 from bot.teams.surface import CLICK, ClickReply, TeamsSurface
@@ -157,6 +162,10 @@ class TeamsBot:
         if data is not None:  # an Action.Submit button (clients without Universal Actions)
             await self.click(activity, data, _click_reply(activity, invoke=False))
             return
+        feedback = feedback_data(activity.get("value"))
+        if feedback is not None:
+            await self.feedback(activity, feedback, _click_reply(activity, invoke=False))
+            return
         if not _human(activity):
             await self.on_alert_post(activity)
         elif _kind(activity) == "personal" or _mentioned(activity):
@@ -202,11 +211,13 @@ class TeamsBot:
     # ---- clicks -------------------------------------------------------------------------------
     async def on_invoke(self, activity: dict) -> dict:
         data = cards.action_data(activity.get("value"))
-        if data is None:
+        feedback = feedback_data(activity.get("value")) if data is None else None
+        if data is None and feedback is None:
             return {"statusCode": 400, "type": "application/vnd.microsoft.error",
                     "value": {"code": "BadRequest", "message": "not an action of this bot's cards"}}
         reply = _click_reply(activity, invoke=True)
-        work = asyncio.ensure_future(self.click(activity, data, reply))
+        work = asyncio.ensure_future(self.click(activity, data, reply) if data is not None
+                                     else self.feedback(activity, feedback, reply))
         self.background.tasks.add(work)
         work.add_done_callback(self.background.tasks.discard)
         await asyncio.wait({work}, timeout=self.click_wait)
@@ -216,17 +227,28 @@ class TeamsBot:
         return {"statusCode": 200, "type": "application/vnd.microsoft.activity.message",
                 "value": reply.message or WORKING}
 
-    async def click(self, activity: dict, data: tuple[str, str, str], reply: ClickReply) -> None:
-        decision, proposal_id, token = data
-        sender, conv = activity["from"], activity["conversation"]["id"]
+    async def _clicker(self, activity: dict, reply: ClickReply) -> tuple[str, str | None, bool]:
+        """(channel, thread, whether the clicker can be identified) of a click, told when they cannot."""
+        conv = activity["conversation"]["id"]
         channel, thread = bare_id(conv), thread_of(conv)
         CLICK.set(reply)  # this task's own context: the surface answers this click through it
-        if not sender.get("aadObjectId"):
+        if not activity["from"].get("aadObjectId"):
             await self.surface.ephemeral(channel, reply.user, NO_AAD_ID, thread=thread)
+            return channel, thread, False
+        return channel, thread, True
+
+    async def _identity(self, activity: dict) -> Any:
+        sender = activity["from"]
+        return await self.identities.resolve(sender["aadObjectId"], display=sender.get("name") or "",
+                                             tenant=_tenant(activity))
+
+    async def click(self, activity: dict, data: tuple[str, str, str], reply: ClickReply) -> None:
+        decision, proposal_id, token = data
+        channel, thread, known = await self._clicker(activity, reply)
+        if not known:
             return
         try:
-            identity = await self.identities.resolve(sender["aadObjectId"], display=sender.get("name") or "",
-                                                     tenant=_tenant(activity))
+            identity = await self._identity(activity)
             await self.workflow.on_click(platform=PLATFORM, channel=channel,
                                          message=MessageRef(channel, reply.activity_id, thread),
                                          proposal_id=proposal_id, token=token, identity=identity, decision=decision)
@@ -235,3 +257,31 @@ class TeamsBot:
             await self.surface.ephemeral(channel, reply.user, f"Your {decision} could not be processed: "
                                          f"{type(exc).__name__}. Nothing was changed; try again or use "
                                          "`chatops proposals`.", thread=thread)
+
+    async def feedback(self, activity: dict, click: FeedbackClick, reply: ClickReply) -> None:
+        channel, thread, known = await self._clicker(activity, reply)
+        if not known:
+            return
+        # The form's buttons name the diagnosis card they came from (an older client posts the form apart).
+        ref = MessageRef(channel, card_of_click(click, self.surface.signer) or reply.activity_id, thread)
+        try:
+            args = dict(platform=PLATFORM, channel=channel, message=ref, diagnosis_id=click.diagnosis_id,
+                        token=click.token, identity=await self._identity(activity))
+            if click.verb == cards.VERB_RIGHT:
+                await self.workflow.on_feedback(**args, verdict="right")
+            elif click.verb == VERB_SUBMIT:
+                await self.workflow.on_feedback(**args, verdict="wrong", category=click.category, note=click.note)
+            elif click.verb == cards.VERB_WRONG:
+                form = await self.workflow.feedback_form(**args)
+                card = form_card(form, ref.ts, self.surface.signer) if form is not None else None
+                if card is not None and reply.invoke:
+                    reply.card = card  # replaces the card for the clicker only
+                elif card is not None:
+                    await self.surface.post_card(channel, thread, card)
+            elif click.verb == VERB_CANCEL:
+                reply.card = await self.surface.diagnosis_card(ref, click.diagnosis_id)
+                reply.message = None if reply.card is not None else "Cancelled; nothing was recorded."
+        except Exception as exc:
+            log.exception("Teams feedback click on diagnosis %s failed", click.diagnosis_id)
+            await self.surface.ephemeral(channel, reply.user, f"Your feedback could not be processed: "
+                                         f"{type(exc).__name__}. Nothing was recorded; try again.", thread=thread)

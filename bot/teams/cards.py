@@ -22,7 +22,8 @@ already replaces the card after every decision and every expiry (refresh_proposa
 Size: Teams refuses a message over about 28 KB. A card is built to at most MAX_CARD_BYTES (its
 JSON as sent, ASCII-escaped), and so that it stays within it, the chart left out, with every
 proposal that can still change counted at PROPOSAL_MAX, the most its section can ever take
-(_proposal shortens a note or rationale to stay within it). A refresh that would pass the limit
+(_proposal shortens a note or rationale to stay within it), and the feedback section (who said
+the cause was right or wrong, and its two buttons) at FEEDBACK_MAX. A refresh that would pass the limit
 leaves the chart out, so no refresh can. What does not fit is counted ("…and N more"); the chart
 is the first thing left out.
 """
@@ -31,12 +32,14 @@ from __future__ import annotations
 import copy
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timezone
 from typing import Any
 
 from bot.evidence_links import safe_url
+from bot.feedback import PROMPT, RIGHT, WRONG, feedback_lines
 from bot.remediation.views import aware, confirm_text
+from bot.render_text import ruled_out_line
 from bot.slack.blocks import DANGER_RISKS, MAX_PROPOSALS, confidence_label, headline  # platform-neutral wording
 from bot.teams.markdown import clip, esc, link, plain
 from bot.workflow.progress import progress_text
@@ -48,13 +51,15 @@ SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 VERSION = "1.5"
 VERB_APPROVE, VERB_REJECT = "proposal_approve", "proposal_reject"
 _DECISIONS = {VERB_APPROVE: "approve", VERB_REJECT: "reject"}
+VERB_RIGHT, VERB_WRONG = "feedback_right", "feedback_wrong"  # feedback; the form's are in feedback_cards.py
 
 MAX_CARD_BYTES = 24_000   # the card; the activity around it (ids, serviceUrl, channelData) stays under 4 KB
 PROPOSAL_MAX = 3_200      # the most one proposal's section takes, whatever its state, note and text
 MAX_TEXT = 4_000          # a plain note (text_card)
 MAX_BUTTON = 80           # Teams cuts longer button titles anyway
+FEEDBACK_MAX = 3_200      # the most the feedback section takes, however many answered and whatever they wrote
 PROPOSAL_ID, ACTIONS_ID = "proposal:", "proposal_actions:"
-CHART_ID = "diagnosis_chart"
+CHART_ID, FEEDBACK_ID = "diagnosis_chart", "diagnosis_feedback"
 
 # Decided states (bot.models.PROPOSAL_STATES) as the Slack renderer words them; anything else is "Not offered".
 _DECIDED = {"succeeded": ("✅ Executed and verified", "Good"), "failed": ("❌ Approved, but the action failed", "Attention"),
@@ -123,10 +128,15 @@ def _status(view) -> tuple[str, str | None]:  # noqa: ANN001
     return f"⛔ Not offered: {esc(view.reason or view.state, 400)}", "Warning"
 
 
+def execute(verb: str, title: str, data: dict, style: str | None = None, **props: Any) -> dict:
+    """An Action.Execute button with its Action.Submit fallback (same data, plus the verb)."""
+    styled = {"style": style} if style else {}
+    return {"type": "Action.Execute", "title": title, "verb": verb, "data": data, **styled, **props,
+            "fallback": {"type": "Action.Submit", "title": title, **styled, **props, "data": {"verb": verb, **data}}}
+
+
 def _button(view, verb: str, title: str, style: str) -> dict:  # noqa: ANN001
-    data = {"proposal_id": view.proposal_id, "token": view.token}
-    return {"type": "Action.Execute", "title": title, "verb": verb, "data": data, "style": style,
-            "fallback": {"type": "Action.Submit", "title": title, "style": style, "data": {"verb": verb, **data}}}
+    return execute(verb, title, {"proposal_id": view.proposal_id, "token": view.token}, style)
 
 
 def _buttons(view, key: str, action_limit: int) -> list[dict]:  # noqa: ANN001
@@ -190,10 +200,58 @@ def refresh_proposal(card: dict, view, note: str | None = None) -> dict | None: 
         return None
     new = copy.deepcopy(card)
     new["body"][at] = _proposal(view, note, view.proposal_id)
-    if card_size(new) > MAX_CARD_BYTES:
-        new["body"] = [dict(CHART_LEFT_OUT) if isinstance(el, dict) and el.get("id") == CHART_ID else el
-                       for el in new["body"]]
-    return new
+    return _within_budget(new)
+
+
+def _within_budget(card: dict) -> dict:
+    """The card, with the chart left out if it would pass MAX_CARD_BYTES (diagnosis_card left room
+    for every later refresh with the chart out)."""
+    if card_size(card) > MAX_CARD_BYTES:
+        card["body"] = [dict(CHART_LEFT_OUT) if isinstance(el, dict) and el.get("id") == CHART_ID else el
+                        for el in card["body"]]
+    return card
+
+
+# ---- feedback -------------------------------------------------------------------------------
+
+# (actor, note, confirmations shown, corrections shown) limits, tried in turn until the section fits
+# FEEDBACK_MAX; the last fits even when every character needs escaping (tested).
+_FEEDBACK_LEVELS = ((48, 300, 10, 5), (32, 100, 5, 3), (16, 0, 3, 2))
+
+
+def feedback_section(view) -> dict:  # noqa: ANN001 (bot.feedback.FeedbackView)
+    """Who said the cause was right or wrong (or the question, until someone answers), and the two
+    buttons (data: the diagnosis id and its feedback token)."""
+    data = {"diagnosis_id": view.diagnosis_id, "token": view.token}
+    buttons = {"type": "ActionSet", "actions": [execute(VERB_RIGHT, RIGHT, data, "positive"),
+                                                execute(VERB_WRONG, WRONG, data)]}
+    for who, note, right, wrong in _FEEDBACK_LEVELS:
+        shown = replace(view, verdicts=tuple(v if note else replace(v, note=None) for v in view.verdicts))
+        lines = feedback_lines(shown, lambda key: esc(key, who), lambda text: esc(text, max(note, 40)), right, wrong)
+        items = [_text(line, spacing="Small") for line in lines] or [_text(f"_{PROMPT}_", isSubtle=True)]
+        section = {"type": "Container", "id": FEEDBACK_ID, "separator": True, "items": [*items, buttons]}
+        if card_size(section) <= FEEDBACK_MAX:
+            break
+    return section
+
+
+def refresh_feedback(card: dict, view) -> dict | None:  # noqa: ANN001
+    """A copy of `card` with its feedback section re-rendered (the chart left out if the card would pass
+    MAX_CARD_BYTES); None when the card has no feedback section."""
+    body = card.get("body") if isinstance(card, dict) else None
+    if not isinstance(body, list):
+        return None
+    at = next((i for i, el in enumerate(body) if isinstance(el, dict) and el.get("id") == FEEDBACK_ID), None)
+    if at is None:
+        return None
+    new = copy.deepcopy(card)
+    new["body"][at] = feedback_section(view)
+    return _within_budget(new)
+
+
+def feedback_card(view) -> dict:  # noqa: ANN001
+    """The feedback section posted on its own, when the diagnosis card cannot be edited."""
+    return _card([feedback_section(view)])
 
 
 # ---- diagnosis ------------------------------------------------------------------------------
@@ -210,6 +268,10 @@ def _evidence(e, n: int) -> list[dict]:  # noqa: ANN001 (agents.diagnosis.Eviden
 
 def _timeline(t, n: int) -> list[dict]:  # noqa: ANN001 (agents.diagnosis.TimelineEntry)
     return [_text(f"• {esc(t.time, 40)} · {esc(t.event, n * 3 // 5)}", spacing="Small")]
+
+
+def _ruled_out(r, n: int) -> list[dict]:  # noqa: ANN001 (agents.diagnosis.RuledOut)
+    return [_text(f"• {esc(ruled_out_line(r), n)}", spacing="Small")]
 
 
 def _similar(s, n: int) -> list[dict]:  # noqa: ANN001 (agents.diagnosis.SimilarIncident)
@@ -269,6 +331,8 @@ def _facts(post: DiagnosisPost) -> dict:
              ("Session", esc(post.session_id, 64))]
     if post.incident_id:
         facts.append(("Incident", esc(post.incident_id, 64)))
+    if d.cost is not None:
+        facts.append(("Model use", esc(d.cost.line(), 200)))
     return {"type": "FactSet", "id": "diagnosis_facts", "facts": [{"title": t, "value": v} for t, v in facts]}
 
 
@@ -280,18 +344,20 @@ def _unavailable(sources: list[str], shown: int, n: int) -> list[dict]:
     return [_text(f"⚠️ Could not use: {text}{more}", id="diagnosis_unavailable", color="Warning")]
 
 
-def _fits(card: dict, chart: list[dict], views: list, sections: list[dict]) -> bool:
-    """Within MAX_CARD_BYTES now, and after any refresh: with the chart swapped for CHART_LEFT_OUT
-    and the section of every stored (refreshable) proposal grown to PROPOSAL_MAX."""
+def _fits(card: dict, chart: list[dict], views: list, sections: list[dict], feedback: list[dict]) -> bool:
+    """Within MAX_CARD_BYTES now, and after any refresh: with the chart swapped for CHART_LEFT_OUT,
+    the section of every stored (refreshable) proposal grown to PROPOSAL_MAX and the feedback
+    section to FEEDBACK_MAX."""
     growth = sum(max(PROPOSAL_MAX - card_size(s), 0) for v, s in zip(views, sections) if v.proposal_id)
+    growth += sum(max(FEEDBACK_MAX - card_size(s), 0) for s in feedback)
     droppable = card_size(chart[0]) - card_size(CHART_LEFT_OUT) - 2 if chart else 0
     return card_size(card) <= MAX_CARD_BYTES and card_size(card) - droppable + growth <= MAX_CARD_BYTES
 
 
 def diagnosis_card(post: DiagnosisPost, chart_url: str | None = None) -> dict:
     """The diagnosis: headline, summary, facts, evidence, timeline, similar incidents, the chart
-    (`chart_url`: an http(s) URL or a data:image URI), sources it could not use, and one section
-    per proposal with its buttons."""
+    (`chart_url`: an http(s) URL or a data:image URI), sources it could not use, one section per
+    proposal with its buttons, and the feedback buttons."""
     d = post.diagnosis
     head = [_text(esc(f"Diagnosis: {headline(d)}", 300), id="diagnosis_header", size="Medium", weight="Bolder",
                   style="heading"),
@@ -299,10 +365,14 @@ def diagnosis_card(post: DiagnosisPost, chart_url: str | None = None) -> dict:
     chart = _chart(chart_url, post.chart_title)
     proposals = list(post.proposals)
     sections = [_proposal(v, key=v.proposal_id or f"refused-{i}") for i, v in enumerate(proposals[:MAX_PROPOSALS])]
+    feedback = [feedback_section(post.feedback)] if post.feedback is not None else []
     hint = f" (chatops session show {esc(post.session_id, 64)})"
 
     def assemble(lv: _Level, n: int) -> dict:
         body = head + _section("diagnosis_evidence", "Evidence", d.evidence, lv.evidence, _evidence, lv.text, hint)
+        # Rejected hypotheses apart from the evidence, as many as similar incidents: both are short context.
+        body += _section("diagnosis_ruled_out", "Considered and ruled out", d.ruled_out, lv.similar, _ruled_out,
+                         lv.text)
         body += _section("diagnosis_timeline", "Timeline", d.timeline, lv.timeline, _timeline, lv.text)
         body += _section("diagnosis_similar", "Similar past incidents and runbooks", d.similar_incidents, lv.similar,
                          _similar, lv.text)
@@ -316,24 +386,23 @@ def diagnosis_card(post: DiagnosisPost, chart_url: str | None = None) -> dict:
             if len(proposals) > n:
                 body.append(_text(f"_…and {len(proposals) - n} more proposals: chatops proposals list_",
                                   id="proposals_more", isSubtle=True))
-        return _card(body)
+        return _card(body + feedback)
 
     # Preference order: everything; then less context; then fewer proposals with the least context.
     tries = [(lv, len(sections)) for lv in _LEVELS] + [(_LEVELS[-1], n) for n in range(len(sections) - 1, -1, -1)]
     for level, n in tries:
         card = assemble(level, n)
-        if _fits(card, chart if level.chart else [], proposals, sections[:n]):
+        if _fits(card, chart if level.chart else [], proposals, sections[:n], feedback):
             return card
     return card
 
 
 # ---- clicks ---------------------------------------------------------------------------------
 
-def action_data(activity_value: Any) -> tuple[str, str, str] | None:
-    """(decision "approve"|"reject", proposal_id, token) from what one of our buttons sent: the
-    `adaptiveCard/action` invoke's value {"action": {"verb", "data"}} or the Action.Submit
-    fallback's message `value` (the data with the verb, plus whatever keys Teams adds). None for
-    anything else (another card's button, a refresh, a malformed or oversized value); never raises."""
+def _verb_data(activity_value: Any) -> tuple[str, dict] | None:
+    """(verb, data) of what a button sent: the `adaptiveCard/action` invoke's value {"action":
+    {"verb", "data"}} (inputs merged into data) or the Action.Submit fallback's message `value` (the
+    data with the verb, plus whatever keys Teams adds); None for anything else."""
     if not isinstance(activity_value, dict):
         return None
     action = activity_value.get("action")
@@ -343,9 +412,27 @@ def action_data(activity_value: Any) -> tuple[str, str, str] | None:
         verb, data = action.get("verb"), action.get("data")
     else:
         verb, data = activity_value.get("verb"), activity_value
-    if not isinstance(verb, str) or verb not in _DECISIONS or not isinstance(data, dict):
+    if not isinstance(verb, str) or not isinstance(data, dict):
         return None
-    pid, token = data.get("proposal_id"), data.get("token")
-    if not (isinstance(pid, str) and _ID.fullmatch(pid) and isinstance(token, str) and _TOKEN.fullmatch(token)):
+    return verb, data
+
+
+def button_data(activity_value: Any, verbs: Any, subject: str) -> tuple[str, dict, str, str] | None:
+    """(verb, data, subject id, token) of a click on one of our buttons with one of `verbs`, whose data
+    names its subject under the key `subject` and carries its token; None for anything else (another
+    card's button, a refresh, a malformed or oversized value); never raises."""
+    found = _verb_data(activity_value)
+    if found is None or found[0] not in verbs:
         return None
-    return _DECISIONS[verb], pid, token
+    verb, data = found
+    subject_id, token = data.get(subject), data.get("token")
+    if not (isinstance(subject_id, str) and _ID.fullmatch(subject_id) and isinstance(token, str)
+            and _TOKEN.fullmatch(token)):
+        return None
+    return verb, data, subject_id, token
+
+
+def action_data(activity_value: Any) -> tuple[str, str, str] | None:
+    """(decision "approve"|"reject", proposal_id, token) from what one of our approval buttons sent."""
+    found = button_data(activity_value, _DECISIONS, "proposal_id")
+    return (_DECISIONS[found[0]], found[2], found[3]) if found is not None else None

@@ -33,7 +33,7 @@ from typing import Any
 from bot.teams import cards, references
 from bot.teams.adapter import ConnectorError
 from bot.teams.markdown import esc, plain
-from bot.teams.rebuild import rebuild_card
+from bot.teams.rebuild import rebuild_card, rebuild_diagnosis_card
 from bot.teams.references import StoredReference
 from bot.workflow.surface import DiagnosisPost, MessageRef, ProgressView
 
@@ -170,6 +170,29 @@ class TeamsSurface:
         if click is not None and click.activity_id == ref.ts and not click.answered:
             click.card = new  # the clicker sees it at once, from the invoke response
         await self._update_card(ref, new)
+
+    async def diagnosis_card(self, ref: MessageRef, diagnosis_id: str) -> dict | None:
+        """The card on `ref` as this process sent it, else rebuilt from the diagnosis."""
+        card = self._cards.get((ref.channel, ref.ts))
+        if card is None:
+            card = await asyncio.to_thread(rebuild_diagnosis_card, self.factory, self.signer, diagnosis_id)
+        return card
+
+    async def update_feedback(self, ref: MessageRef, view: Any) -> None:
+        current = await self.diagnosis_card(ref, view.diagnosis_id)
+        new = cards.refresh_feedback(current, view) if current is not None else None
+        if new is None:  # the verdict is recorded; say it in the thread rather than lose it
+            log.warning("feedback of diagnosis %s not found on Teams message %s; posting it instead",
+                        view.diagnosis_id, ref.ts)
+            await self._post_card(ref.channel, ref.thread or ref.ts, cards.feedback_card(view))
+            return
+        click = CLICK.get()
+        if click is not None and click.activity_id == ref.ts and not click.answered:
+            click.card = new  # the clicker sees it at once, from the invoke response
+        await self._update_card(ref, new)
+
+    async def post_card(self, channel: str, thread: str | None, card: dict) -> MessageRef:
+        return await self._post_card(channel, thread, card)
 
     async def ephemeral(self, channel: str, user: str, text: str, thread: str | None = None) -> None:
         click = CLICK.get()

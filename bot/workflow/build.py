@@ -20,6 +20,10 @@ def build_workflow(settings: Any, runtime: Any, surfaces: dict[str, Any], jobs: 
     async def sources():  # noqa: ANN202 -- a fresh registry per session; the workflow closes it
         return await asyncio.to_thread(build)
 
+    from bot.workflow.followup import FollowupConfig
+    from bot.workflow.nochat import NO_CHAT, NoChatSurface
+
+    surfaces = {NO_CHAT: NoChatSurface(), **surfaces}  # any process may run an MCP diagnosis that has no chat
     policy = ApprovalPolicy.from_settings(settings)
     alerts = {p: c for p, c in (("slack", settings.slack_alerts_channel), ("teams", settings.teams_alerts_channel))
               if c}
@@ -31,4 +35,5 @@ def build_workflow(settings: Any, runtime: Any, surfaces: dict[str, Any], jobs: 
                     signer=signer_from_settings(settings), namespace_allowlist=settings.kube_namespace_allowlist,
                     knowledge=runtime.knowledge, effective_minutes=settings.incident_effective_minutes,
                     risk_overrides=dict(policy.risk_overrides), alert_channel=alerts, **intake_rules(settings),
-                    link_hosts=hosts_from_settings(settings))
+                    link_hosts=hosts_from_settings(settings), followup=FollowupConfig.from_settings(settings),
+                    open_knowledge=runtime.finish_opening if runtime.opening is not None else None)

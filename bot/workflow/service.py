@@ -18,12 +18,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from agents.session import EngineSettings
 from agents.trigger import Trigger
 from bot.evidence_links import with_safe_links
+from bot.feedback import FeedbackForm, FeedbackResult, fresh_view, open_form, record_feedback, view_of
 from bot.jobs.local import LocalJobs, LocalRunner, Periodic
 from bot.jobs.rerun import mark_posted, prepare_rerun
 from bot.remediation import ClickResult, Identity, click, propose
 from bot.sessions import diagnose_and_record
 from bot.workflow.chart import chart_for
 from bot.workflow.expiry import remember_messages
+from bot.workflow.followup import FollowupConfig, FollowupReply, Followups
 from bot.workflow.ageing import AgeingRule, age_incidents
 from bot.workflow.incidents import (open_command_incident, record_firing, record_resolved, request_key,
                                     set_thread)
@@ -56,12 +58,14 @@ class Workflow:
                  signer=None, namespace_allowlist: tuple[str, ...] = (), risk_overrides: dict[str, str] | None = None,
                  alert_channel: dict[str, str] | None = None, knowledge: Any = None,
                  effective_minutes: int = 30, ageing: AgeingRule | None = None, group_max_new: int = 200,
-                 link_hosts: frozenset[str] = frozenset()):
+                 link_hosts: frozenset[str] = frozenset(), followup: FollowupConfig | None = None,
+                 open_knowledge: Any = None):
         self.factory = factory
         self.surfaces = surfaces
         self.sources = sources
         self.engine = engine
         self.executor = executor
+        self.followups = Followups(self, followup or FollowupConfig())  # questions in diagnosis threads
         # Diagnoses run as durable jobs: enqueued with their incident, run by the in-process runner
         # (LocalJobs, the default) or by `chatops worker` processes (bot.jobs.pg, Procrastinate).
         self.jobs = jobs if jobs is not None else LocalJobs()
@@ -78,6 +82,9 @@ class Workflow:
         self.risk_overrides = risk_overrides or {}
         self.alert_channel = alert_channel or {}
         self.knowledge = knowledge
+        # `chatops serve` opens the knowledge base after it listens (bot/deferred.py): an incident that
+        # resolves before then waits for it rather than going unremembered.
+        self.open_knowledge = open_knowledge
         self.effective_minutes = effective_minutes
         self.ageing = ageing or AgeingRule()
         self.group_max_new = group_max_new
@@ -129,6 +136,11 @@ class Workflow:
                 return "resolved:no-open-incident"
             await self._say(surface, channel, res.thread_ref or thread,
                             f":white_check_mark: Resolved: {alert.name} stopped firing. Closing this incident.")
+            # The resolve decides whether the incident's executed actions worked; the memory then says so.
+            try:
+                await self.judge_outcomes(incident_id=res.incident_id, remember=False)
+            except Exception:  # the resolve is recorded; the periodic `outcomes` task decides from it later
+                log.warning("could not judge the actions of incident %s", res.incident_id, exc_info=True)
             await self._remember(res.incident_id)
             return f"resolved:{res.incident_id}"
         trigger = Trigger.from_alert(alert)
@@ -205,11 +217,18 @@ class Workflow:
         self._enqueued()
         return None
 
+    # ---- follow-up questions in a diagnosis thread (bot/workflow/followup.py) ---------------
+    async def on_followup(self, question: str, *, platform: str, channel: str, thread: str, user: str,
+                          message_id: str) -> FollowupReply:
+        """A question in a thread; `handled` is False when the thread is not one of the bot's incidents."""
+        return await self.followups.ask(question, platform=platform, channel=channel, thread=thread, user=user,
+                                        message_id=message_id)
+
     # ---- jobs -----------------------------------------------------------------------------
     def job_handlers(self) -> dict[str, Any]:
         from bot.jobs.tasks import periodic_handlers
 
-        return {"diagnose": self.run_diagnose_job, **periodic_handlers(self)}
+        return {"diagnose": self.run_diagnose_job, "followup": self.followups.run_job, **periodic_handlers(self)}
 
     def start(self) -> None:
         """Start the in-process job runner (serve and console on the embedded default)."""
@@ -255,23 +274,25 @@ class Workflow:
         from bot.models import Diagnosis as Row, RemediationProposal
         from bot.remediation.planning import views_of
 
-        def load() -> tuple[Any, str, list]:
+        def load() -> tuple[Any, str, list, Any]:
             with self.factory() as s:
                 row = s.get(Row, diagnosis_id)
                 ids = s.execute(select(RemediationProposal.id).where(RemediationProposal.diagnosis_id == diagnosis_id,
                                                                      RemediationProposal.undo_of.is_(None))
                                 .order_by(RemediationProposal.created_at)).scalars().all()
                 doc, session_id = row.document, row.session_id
+                feedback = view_of(s, row, self._gates()[1])
             return DiagnosisModel.model_validate(doc), session_id, views_of(self.factory, ids, self.signer,
-                                                                            datetime.now(timezone.utc))
+                                                                            datetime.now(timezone.utc)), feedback
 
-        d, session_id, views = await asyncio.to_thread(load)
+        d, session_id, views, feedback = await asyncio.to_thread(load)
         if not views and d.proposals:  # died before proposing: propose now (same gates as ever)
             views = await propose(self.factory, self.executor, incident_id, diagnosis_id, d.proposals,
                                   requested_by="bot", namespace_allowlist=self.allowlist,
                                   risk_overrides=self.risk_overrides, policy=self.policy, signer=self.signer)
         post = DiagnosisPost(incident_id=incident_id, session_id=session_id,
-                             diagnosis=with_safe_links(d, self.link_hosts), proposals=views, engine="recorded")
+                             diagnosis=with_safe_links(d, self.link_hosts), proposals=views, engine="recorded",
+                             feedback=feedback)
         ref = await self.surfaces[platform].post_diagnosis(channel, thread, post)
         await asyncio.to_thread(mark_posted, self.factory, diagnosis_id)
         await self._remember_buttons([v.proposal_id for v in views], platform, ref)
@@ -302,7 +323,8 @@ class Workflow:
             post = DiagnosisPost(incident_id=incident_id, session_id=rec.session_id,
                                  diagnosis=with_safe_links(d, self.link_hosts), proposals=views,
                                  engine=rec.result.engine, fallback_reason=rec.result.fallback_reason,
-                                 chart_png=chart[0] if chart else None, chart_title=chart[1] if chart else None)
+                                 chart_png=chart[0] if chart else None, chart_title=chart[1] if chart else None,
+                                 feedback=fresh_view(rec.diagnosis_id, d.category, self._gates()[1]))
             ref = await surface.post_diagnosis(channel, thread, post)
             await asyncio.to_thread(mark_posted, self.factory, rec.diagnosis_id)
             await self._remember_buttons([v.proposal_id for v in views], platform, ref)
@@ -339,6 +361,64 @@ class Workflow:
             await self._remember(result.view.incident_id)
         return result
 
+    async def refuse_click(self, *, platform: str, channel: str, message: MessageRef, identity: Identity,
+                           event: str, subject: str, reason: str, **payload: Any) -> None:
+        """A click refused before any policy sees it (a user of another Slack workspace): audited as
+        `event` (approval.denied, feedback.denied) like any refusal, and the clicker told why, privately."""
+        from bot import audit
+        from bot.db import transaction
+
+        def write() -> None:
+            with transaction(self.factory) as s:
+                audit.append(s, actor=identity.key, platform=identity.platform, event=event, subject=subject[:300],
+                             payload={"display": identity.display, "reason": reason, **payload})
+
+        await asyncio.to_thread(write)
+        await self.surfaces[platform].ephemeral(channel, identity.user_id, reason, thread=message.thread)
+
+    # ---- feedback on a diagnosis ------------------------------------------------------------
+    async def feedback_form(self, *, platform: str, channel: str, message: MessageRef, diagnosis_id: str,
+                            token: str, identity: Identity) -> FeedbackForm | None:
+        """A "Wrong cause" click: the form's content for someone allowed to give feedback, or None after
+        telling anyone else why not (audited, as an approval refusal is)."""
+        policy, signer = self._gates()
+        result = await asyncio.to_thread(open_form, self.factory, diagnosis_id, token, identity, policy=policy,
+                                         signer=signer)
+        if not result.ok:
+            await self.surfaces[platform].ephemeral(channel, identity.user_id, result.message, thread=message.thread)
+            return None
+        return result.form
+
+    async def on_feedback(self, *, platform: str, channel: str, message: MessageRef, diagnosis_id: str, token: str,
+                          identity: Identity, verdict: str, category: str | None = None,
+                          note: str | None = None) -> FeedbackResult:
+        """A verdict on a diagnosis, under the same identity rules as approvals: recorded and audited,
+        the message's feedback area updated in place, and the incident's memory rewritten with it."""
+        policy, signer = self._gates()
+        result = await asyncio.to_thread(record_feedback, self.factory, diagnosis_id, token, identity, verdict,
+                                         category, note, policy=policy, signer=signer)
+        surface = self.surfaces[platform]
+        if not result.ok or result.status == "unchanged":
+            await surface.ephemeral(channel, identity.user_id, result.message, thread=message.thread)
+            return result
+        await surface.update_feedback(message, result.view)
+        if result.incident_id:
+            await self._remember(result.incident_id)
+        return result
+
+    # ---- outcomes of executed actions -----------------------------------------------------------
+    async def judge_outcomes(self, *, incident_id: str | None = None, now: datetime | None = None,
+                             remember: bool = True) -> list[Any]:
+        """Decide whether executed actions worked (bot/remediation/outcome.py); the memory of each
+        incident with a new decision is rewritten (unless the caller does it)."""
+        from bot.remediation.outcome import judge_outcomes
+
+        judged = await asyncio.to_thread(judge_outcomes, self.factory, self.effective_minutes, now, incident_id)
+        if remember:
+            for inc in dict.fromkeys(j.incident_id for j in judged if j.incident_id):
+                await self._remember(inc)
+        return judged
+
     async def drain(self, timeout: float | None = None) -> None:
         """Until the in-process runner has nothing due (tests, console scripts, shutdown)."""
         if self.runner is not None:
@@ -349,6 +429,13 @@ class Workflow:
             await self.runner.stop(grace)
 
     # ---- helpers --------------------------------------------------------------------------
+    def _gates(self) -> tuple[Any, Any]:
+        """The approval policy and signer, from the settings when the workflow was built without them."""
+        from bot.remediation.service import _defaults
+
+        self.policy, self.signer = _defaults(self.policy, self.signer)
+        return self.policy, self.signer
+
     async def _remember_buttons(self, proposal_ids: list[str], platform: str, ref: MessageRef) -> None:
         """Where each proposal's buttons are, so expiry can edit that message later (from any process)."""
         try:
@@ -364,13 +451,16 @@ class Workflow:
 
     async def _remember(self, incident_id: str) -> None:
         """Resolved incidents and successful remediations become knowledge for next time."""
-        if self.knowledge is None:
+        if self.knowledge is None and self.open_knowledge is None:
             return
         from bot.incident_memory import remember
 
         def run() -> None:
+            kb = self.knowledge if self.knowledge is not None else self.open_knowledge()  # blocks: in a thread
+            if kb is None:
+                return
             with self.factory() as s:
-                remember(s, self.knowledge, incident_id, self.effective_minutes)
+                remember(s, kb, incident_id, self.effective_minutes)
 
         try:
             await asyncio.to_thread(run)

@@ -65,3 +65,19 @@ async def test_without_a_model_the_summary_is_deterministic(factory):
     d = await _service(factory, None).build(parse_week(WEEK, zone("UTC")))
     assert d.summary_by == "deterministic" and d.summary == deterministic(d)
     assert "summary written by" not in render_text(d)
+
+
+async def test_an_openai_compatible_server_writes_the_summary_without_a_key(factory):
+    """LLM_PROVIDER=openai (a self-hosted vLLM or Ollama: a URL, no key) writes the paragraph too."""
+    from tests.fake_openai import FakeOpenAI
+    from tests.fake_openai import text as openai_text
+
+    async with FakeOpenAI([openai_text(PARAGRAPH)], require_key=False) as fake:
+        engine = EngineSettings(engine="auto", provider="openai", api_key=None, model="qwen2.5:14b-instruct",
+                                base_url=fake.base_url, max_retries=0)
+        d = await DigestService(factory, {}, DigestConfig(tz=zone("UTC"), engine=engine)).build(
+            parse_week(WEEK, zone("UTC")))
+    assert (d.summary, d.summary_by) == (PARAGRAPH, "qwen2.5:14b-instruct")
+    [req] = fake.requests
+    assert req.body["messages"][0] == {"role": "system", "content": SYSTEM}
+    assert json.loads(req.body["messages"][1]["content"])["incidents"] == 8

@@ -1,5 +1,5 @@
-"""The digest's opening paragraph: written by the model when one is configured (the Anthropic
-engine's settings: ANTHROPIC_API_KEY, ANTHROPIC_MODEL, ANTHROPIC_BASE_URL), from the digest's own
+"""The digest's opening paragraph: written by the model when one is configured (the agent's
+provider settings: LLM_PROVIDER, LLM_MODEL, LLM_BASE_URL and its key), from the digest's own
 figures; otherwise, and whenever the model fails or answers nothing, a fixed deterministic text."""
 from __future__ import annotations
 
@@ -64,11 +64,14 @@ def facts(d: Digest) -> dict[str, Any]:
 
 async def summarize(d: Digest, engine: Any = None, client: Any = None) -> tuple[str, str]:
     """(paragraph, who wrote it: the model's name or "deterministic"). `engine` is an
-    agents.session.EngineSettings; the model is used when it chooses Anthropic."""
-    if engine is None or engine.chosen() != "anthropic" or not (engine.api_key or client):
+    agents.session.EngineSettings; the model is used when it chooses a model provider (Anthropic, or
+    an OpenAI-compatible endpoint, which may need no key)."""
+    chosen = engine.chosen() if engine is not None else "offline"
+    configured = engine is not None and (engine.api_key or client or (chosen == "openai" and engine.base_url))
+    if chosen not in ("anthropic", "openai") or not configured:
         return deterministic(d), "deterministic"
     try:
-        text = await _ask(d, engine, client)
+        text = await (_ask_openai(d, engine, client) if chosen == "openai" else _ask(d, engine, client))
     except Exception as exc:  # any model failure: the digest still goes out, with the fixed text
         log.warning("digest summary by the model failed (%s: %s); using the deterministic text",
                     type(exc).__name__, str(exc)[:200])
@@ -92,6 +95,26 @@ async def _ask(d: Digest, engine: Any, client: Any) -> str:
     finally:
         if own:
             await client.close()
-    text = " ".join(b.text for b in msg.content if getattr(b, "type", None) == "text")
+    return _paragraph(" ".join(b.text for b in msg.content if getattr(b, "type", None) == "text"))
+
+
+async def _ask_openai(d: Digest, engine: Any, client: Any) -> str:
+    from openai import AsyncOpenAI
+
+    own = client is None
+    client = client or AsyncOpenAI(api_key=engine.api_key or "unused", base_url=engine.base_url,
+                                   max_retries=min(engine.max_retries, 2), timeout=60.0)
+    try:
+        response = await client.chat.completions.create(
+            model=engine.model, max_tokens=MAX_TOKENS,
+            messages=[{"role": "system", "content": SYSTEM},
+                      {"role": "user", "content": json.dumps(facts(d), ensure_ascii=False, sort_keys=True)}])
+    finally:
+        if own:
+            await client.close()
+    return _paragraph(response.choices[0].message.content or "" if response.choices else "")
+
+
+def _paragraph(text: str) -> str:
     text = " ".join(text.split())
     return text if len(text) <= MAX_CHARS else text[: MAX_CHARS - 1].rstrip() + "…"

@@ -89,3 +89,17 @@ async def test_tool_budget_follows_the_window_and_keeps_the_full_data():
     registry.register(make_tool("one", {"a": 1}))
     assert (await registry.run("one", {})).full is None  # within budget: nothing kept twice
     assert json.loads(narrow.to_text())["data"] != {"rows": rows}
+
+
+@pytest.mark.parametrize("model,key", [("qwen2.5:14b-instruct", "max_tokens"), ("gpt-4o", "max_tokens"),
+                                       ("o3-mini", "max_completion_tokens"), ("openai/gpt-5", "max_completion_tokens")])
+async def test_reasoning_models_get_max_completion_tokens(model, key):
+    from agents.openai import OpenAIEngine
+
+    async with fo.FakeOpenAI([fo.submit(VALID)], require_key=False) as fake:
+        engine = OpenAIEngine(model, base_url=fake.base_url, retry_base_delay=0.001)
+        await engine.diagnose(TRIGGER, runner_with(make_tool("pods", "ok")), {})
+        await engine.aclose()
+    body = fake.requests[0].body
+    other = {"max_tokens", "max_completion_tokens"} - {key}
+    assert body[key] > 0 and not other & set(body)

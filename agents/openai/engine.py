@@ -26,6 +26,9 @@ from agents.trace import Usage
 
 STOPS = {"tool_calls": "tool_use", "function_call": "tool_use", "stop": "end", "length": "max_tokens",
          "content_filter": "refusal"}
+# OpenAI's reasoning models refuse `max_tokens` and take `max_completion_tokens`; vLLM, Ollama and
+# LM Studio read `max_tokens` (older ones know nothing else), so only these families get the new name.
+REASONING_FAMILIES = ("o1", "o3", "o4", "gpt-5")
 NO_KEY = "unused"  # vLLM and Ollama need no key, the SDK insists on one
 CHARS_PER_TOKEN = 4
 
@@ -39,7 +42,8 @@ class OpenAIAdapter(ClientAdapter):
             messages += _render(m)
         tools = [{"type": "function", "function": {"name": t["name"], "description": t["description"],
                                                    "parameters": t["input_schema"]}} for t in request.tools]
-        return dict(model=request.model, max_tokens=request.max_tokens, messages=messages, tools=tools,
+        return dict(model=request.model, **{_max_tokens_key(request.model): request.max_tokens},
+                    messages=messages, tools=tools,
                     tool_choice={"type": "function", "function": {"name": request.final_tool}} if request.forced
                     else "auto")
 
@@ -117,3 +121,8 @@ class OpenAIEngine(ToolLoopEngine):
                   else client.with_options(max_retries=0))
         super().__init__(OpenAIAdapter(client, made), model, **limits)
         self.client = client
+
+
+def _max_tokens_key(model: str) -> str:
+    name = model.rsplit("/", 1)[-1].lower()  # OpenRouter names carry a vendor prefix: openai/o3-mini
+    return "max_completion_tokens" if name.startswith(REASONING_FAMILIES) else "max_tokens"

@@ -3,8 +3,8 @@ OpenSearch fakes, no Prometheus), the scripted model's turns, and what the datab
 from __future__ import annotations
 
 import json
-from contextlib import contextmanager
-from typing import Any, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any, AsyncIterator, Iterator
 
 from sqlalchemy import select
 
@@ -12,7 +12,7 @@ from agents.session import EngineSettings
 from bot.models import AgentSession, Diagnosis as DiagnosisRow, Followup, ToolCall
 from bot.remediation import ApprovalPolicy, Signer
 from bot.workflow.service import Workflow
-from tests.fake_anthropic import submit, tool_use
+from tests.fake_anthropic import FakeAnthropic, submit, tool_use
 from tests.support import REPO
 from tools.actions import ActionExecutor
 from tools.k8s import make_api_client
@@ -81,6 +81,17 @@ def model_script(log_line: str, seen: list[dict]) -> list:
                                              "revised_diagnosis": REVISED}))
 
     return [submit(DIAGNOSIS), tool_use(("k8s_pod_logs", LOGS_ARGS)), first_answer, second_answer]
+
+
+@asynccontextmanager
+async def scripted_model() -> AsyncIterator[tuple[ScenarioBackends, Any, str, list[dict]]]:
+    """The scenario and the scripted model (model_script) on the loopback Messages API: (backends, the
+    model, the log line question 1 fetches, question 2's requests as they come)."""
+    seen: list[dict] = []
+    with scenario() as backends:
+        line = await last_log_line(backends)
+        async with FakeAnthropic(model_script(line, seen)) as model:
+            yield backends, model, line, seen
 
 
 def followups(factory) -> list[Followup]:

@@ -8,6 +8,10 @@ counterpart). bot/teams/endpoint.py authenticates and checks each activity first
   the message's reply chain. `@bot help`, and anything else said to the bot, answers with the
   usage: unlike a Slack mention, other text is not taken as a target, since a personal chat with
   the bot would otherwise turn every remark into an investigation.
+- A reply that @mentions the bot in the reply chain of one of its posted diagnoses is a follow-up
+  question about that incident (`workflow.on_followup`, bot/workflow/followup.py), answered in the
+  chain; in any other chain the mention does what it did before. Chats have no reply chains, so
+  follow-ups are asked in channels only.
 - Posts in TEAMS_ALERT_CHANNELS by other bots, connectors and Workflows (Power Automate cards,
   prometheus-msteams, Grafana) are parsed with tools.intake.parse_teams_activity and diagnosed in
   their reply chain, deduplicated by alert fingerprint like Slack's; an edited alert post counts only
@@ -79,6 +83,11 @@ def _mentioned(activity: dict) -> bool:
     me = activity["recipient"]["id"]
     return any(e.get("type") == "mention" and isinstance(e.get("mentioned"), dict) and e["mentioned"].get("id") == me
                for e in activity.get("entities") or [])
+
+
+def _text(activity: dict) -> str:
+    """What was said, without the @mentions, whitespace folded."""
+    return " ".join(_MENTION.sub(" ", activity.get("text") or "").split())
 
 
 def _human(activity: dict) -> bool:
@@ -168,12 +177,33 @@ class TeamsBot:
             return
         if not _human(activity):
             await self.on_alert_post(activity)
+        elif _mentioned(activity) and await self.on_followup(activity):
+            return
         elif _kind(activity) == "personal" or _mentioned(activity):
             await self.on_command(activity)
 
+    async def on_followup(self, activity: dict) -> bool:
+        """Ask the workflow whether this mention is a question in one of its diagnosis chains: True when
+        it was taken (or refused with a reason, said in the chain), False when the mention is not one."""
+        root, aid = _root(activity), activity.get("id")
+        if not root or not aid or root == aid:  # a new post starts a chain: it is not a reply in one
+            return False
+        channel, sender = bare_id(activity["conversation"]["id"]), activity["from"]
+        try:
+            asked = await self.workflow.on_followup(_text(activity), platform=PLATFORM, channel=channel, thread=root,
+                                                    user=sender.get("aadObjectId") or sender["id"], message_id=aid)
+        except Exception as exc:
+            log.exception("Teams follow-up in %s failed", channel[:120])
+            await self.surface.post_text(channel, f"Sorry, the question could not be asked: {type(exc).__name__}.",
+                                         thread=root)
+            return True
+        if asked.handled and asked.message:  # Teams has no private message: said in the chain, as on_command does
+            await self.surface.post_text(channel, asked.message, thread=root)
+        return asked.handled
+
     async def on_command(self, activity: dict) -> None:
         channel, root, bot = bare_id(activity["conversation"]["id"]), _root(activity), activity["recipient"].get("name")
-        text = " ".join(_MENTION.sub(" ", activity.get("text") or "").split())
+        text = _text(activity)
         first, _, target = text.partition(" ")
         if first.lower() != "diagnose":  # help, or anything else: chatter must not start investigations
             await self.surface.post_text(channel, usage(bot or ""), thread=root)

@@ -214,6 +214,10 @@ async def resolve_scope(trigger: Trigger, registry: ToolRegistry, allowlist: Ite
             if hint.kind:
                 args["kind"] = hint.kind
         result = await registry.run("k8s_subject", args) if resolver is not None else None
+        if hint.kind not in (None, "Pod") and result is not None and result.status == "no_data":
+            # A workload label holding a pod's name (Robusta findings set subject_type "deployment"
+            # on pods): the cluster has no such workload, so ask for the pod of that name.
+            result = await registry.run("k8s_subject", {"namespace": namespace, "pod": hint.name})
         if result is not None and result.status == "ok" and isinstance(result.data, dict):
             pods.update(p["name"] for p in result.data.get("pods") or [] if p.get("name"))
             nodes.update(p["node"] for p in result.data.get("pods") or [] if p.get("node"))

@@ -109,6 +109,7 @@ async def run_one(path: Path, engine: str, make_knowledge, api_key: str | None,
         "diagnosis_seconds": round(diag_seconds, 3),
         "engine": res.engine,
         "summary": d.summary,
+        "evidence": [e.finding for e in d.evidence],   # what the answer states besides its summary
         "unavailable": d.unavailable_sources,
     }
 

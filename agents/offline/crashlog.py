@@ -48,7 +48,8 @@ _KEY = (re.compile(r"couldn't find key ([\w.-]+) in (?:Secret|ConfigMap) ([\w./-
         re.compile(r"(?:key|setting|option) ['\"`]?([\w.-]+)['\"`]? (?:not found|is missing|missing)", re.I))
 _FILE = re.compile(r"(?:No such file or directory|ENOENT|FileNotFoundError|cannot open|can't open)", re.I)
 _PATH = re.compile(r"['\"]?(/[\w.@+-]+(?:/[\w.@+-]+)+)['\"]?")
-_REFUSED = re.compile(r"connection refused|ECONNREFUSED|Connection to \S+ refused|actively refused", re.I)
+_REFUSED = re.compile(r"connection refused|ECONNREFUSED|Connection to \S+ refused|actively refused|"
+                      r"All host\(s\) tried for .{0,60}failed|NoHostAvailable", re.I)
 _TIMEOUT = re.compile(r"(?:connect(?:ion)?|dial)\b.{0,80}(?:timed out|timeout|ETIMEDOUT)|ETIMEDOUT", re.I)
 _PORT = re.compile(r"(?:port\s+|:)(\d{2,5})\b")
 _QUOTED_HOST = re.compile(r"(?:server at|host[= ]?|to)\s*[\"'`]([A-Za-z][\w-]*(?:\.[\w-]+)*)[\"'`]")

@@ -67,6 +67,10 @@ class OfflineEngine:
                           g.namespace_calls(scope.namespace, scope, facts.now))
             facts = await asyncio.to_thread(self._facts, g, now, trigger, rows)
             resolve_scope(scope, facts)
+        missing = g.missing_subject_pods(scope, facts)
+        if missing:
+            await g.batch("monitoring analysis: the subject's pods the namespace listing left out", missing)
+            facts = await asyncio.to_thread(self._facts, g, now, trigger, rows)
         prelim = await asyncio.to_thread(score, Ctx(facts, scope))  # CPU work stays off the event loop
         targeted = g.targeted_calls(scope, facts)
         if g.available("search_knowledge"):

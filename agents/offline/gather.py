@@ -12,7 +12,8 @@ from datetime import datetime
 from typing import Any
 
 from agents.offline.features import Facts, Obs
-from agents.offline.gather_subject import dependency_calls, log_calls_for_symptoms, node_calls, subject_log_calls
+from agents.offline.gather_subject import (dependency_calls, log_calls_for_symptoms, node_calls, pod_calls,
+                                          subject_log_calls)
 from agents.offline.logsig import CLASS_QUERIES, SWEEP_APP, SWEEP_INFRA
 from agents.offline.scope import Scope, workload_of_pod
 from agents.offline.subject import links
@@ -87,6 +88,9 @@ class Gatherer:
 
     def subject_calls(self, scope: Scope) -> list[tuple[str, dict, str]]:
         return node_calls(self, scope)
+
+    def missing_subject_pods(self, scope: Scope, facts: Facts) -> list[tuple[str, dict, str]]:
+        return self.new(pod_calls(self, scope, facts))
 
     def dependency_calls(self, scope: Scope, facts: Facts) -> list[tuple[str, dict, str]]:
         return dependency_calls(self, scope, facts)

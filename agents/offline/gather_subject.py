@@ -73,9 +73,21 @@ def subject_log_calls(g: "Gatherer", scope: "Scope", facts: "Facts") -> list[Cal
             continue
         bad = [c for c in p.containers if container_failed(c)] or p.containers[:1]
         for c in bad[:MAX_CONTAINERS]:
+            # A container that ended and was not restarted (a Job's pod) still holds the failed run as
+            # its current log; --previous exists only once the kubelet restarted it.
+            previous = not (c.state == "terminated" and not c.restarts)
             calls.append(("k8s_pod_logs", {"namespace": p.namespace, "pod": p.name, "container": c.name,
-                                           "previous": True, "tail_lines": 300}, ""))
+                                           "previous": previous, "tail_lines": 300}, ""))
     return calls
+
+
+def pod_calls(g: "Gatherer", scope: "Scope", facts: "Facts") -> list[Call]:
+    """The subject's own pods that the namespace listing left out, by name: a listing is cut to the
+    tool's budget, and in a busy namespace the cut can drop exactly the pods the alert is about."""
+    if not (scope.namespace and scope.pods and g.available("k8s_pods")):
+        return []
+    missing = [p for p in scope.pods if p not in facts.pods]
+    return [("k8s_pods", {"namespace": scope.namespace, "name": pod}, "") for pod in missing[:MAX_SUBJECT_PODS + 2]]
 
 
 def node_calls(g: "Gatherer", scope: "Scope") -> list[Call]:

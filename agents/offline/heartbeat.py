@@ -16,6 +16,8 @@ _NAME = re.compile(r"^(?:watchdog|deadmans?_?switch|deadmanssnitch|dead_?mans?_?
                    r"info_?inhibitor|inhibit(?:ion)?_?helper)$", re.I)
 _TEXT = re.compile(r"always (?:be )?firing|alerting pipeline is functional|dead ?man'?s ?(?:switch|snitch)|"
                    r"used to inhibit info alerts|inhibit(?:ion of)? info-level alerts|routed to a null receiver", re.I)
+_SUBJECT_LABELS = {"pod", "namespace", "deployment", "statefulset", "daemonset", "job_name", "cronjob", "node",
+                   "container", "service", "instance"}
 _ALWAYS = re.compile(r"(?:^|[?&])g0\.expr=vector\(1\)(?:&|$)")
 
 
@@ -27,7 +29,10 @@ def heartbeat_kind(trigger: Trigger) -> str | None:
     name = re.sub(r"[\s-]", "_", alert.name.strip())
     text = " ".join([alert.summary or "", alert.description or ""])
     expr = unquote(alert.generator_url or "")
-    if not (_NAME.match(name) or _TEXT.search(text) or _ALWAYS.search(expr.partition("?")[2])):
+    # A constant expression alone is also how a test alert is fired by hand: it is a heartbeat only
+    # when the alert is about nothing in the cluster (no pod, workload, namespace or node label).
+    always = _ALWAYS.search(expr.partition("?")[2]) and not (set(alert.labels) & _SUBJECT_LABELS)
+    if not (_NAME.match(name) or _TEXT.search(text) or always):
         return None
     return "inhibitor" if re.search(r"inhibit", name + " " + text, re.I) else "heartbeat"
 
@@ -39,6 +44,8 @@ def heartbeat_summary(trigger: Trigger, kind: str) -> str:
                 "without a warning or critical one in the same namespace, so that those info alerts stay quiet. "
                 "Nothing is broken and nothing should be done in the cluster; route it to a null receiver and "
                 "use it as an inhibit_rules source in Alertmanager.")
-    return (f"{name} is the alerting pipeline's heartbeat, not an incident: it fires all the time by design, "
-            "and receiving it means Prometheus, Alertmanager and this receiver work. Nothing is broken and nothing "
-            "should be done in the cluster; route it to a dead man's switch service instead of an incident channel.")
+    # What an SRE needs from it: not an issue, why it fires, and what its silence would mean.
+    return (f"{name} is not an issue and not an incident: it is the alerting pipeline's heartbeat, designed to be "
+            "always firing as a health check; receiving it means Prometheus, Alertmanager and this receiver are "
+            "functioning. If it stops firing, the alerting pipeline itself has a problem. Nothing should be done in "
+            "the cluster; route it to a dead man's switch service instead of an incident channel.")

@@ -41,7 +41,9 @@ CLASSES: tuple[tuple[str, re.Pattern[str]], ...] = (
                            r"network is unreachable|"
                            r"connection reset|ECONNRESET|broker.{0,40}(?:unavailable|lost|refused)|"
                            r"(?:cannot|could not|unable to|failed to) connect|connect: |"
-                           r"upstream connect error|503 Service Unavailable|no healthy upstream", _I)),
+                           r"upstream connect error|503 Service Unavailable|no healthy upstream|"
+                           # drivers that try every contact point (Cassandra/DataStax, Java DB clients)
+                           r"All host\(s\) tried for .{0,60}failed|NoHostAvailable", _I)),
     ("slow_db", re.compile(r"duration: \d+(?:\.\d+)? ms\s+(?:statement|execute|bind|parse)|Query_time: \d|"
                            r"slow (?:query|statement|sql|repository|db)|query took \d|db_time=|"
                            r"statement timeout|canceling statement|lock wait timeout|"

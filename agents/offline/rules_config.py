@@ -52,8 +52,9 @@ def config_error(ctx: Ctx) -> Hypothesis | None:
         if crashed or failed_jobs or zero or (lines and not pods and h.score):
             if crashed:
                 p0 = crashed[0][0]
-                h.add(0.3, p0.ref, f"{len(crashed)} container(s) of {wl} exit with code(s) "
-                                   f"{sorted({str(c) for _, c in crashed})}, e.g. {p0.name} ({_state(p0)})")
+                codes = sorted({str(c) for _, c in crashed if c is not None})   # None: only "Error" is known
+                h.add(0.3, p0.ref, f"{len(crashed)} container(s) of {wl} exit with "
+                                   f"{f'code(s) {codes}' if codes else 'an error'}, e.g. {p0.name} ({_state(p0)})")
             elif failed_jobs:
                 j = failed_jobs[0]
                 h.add(0.3, j.ref, f"job {j.name} failed ({j.reason or 'Failed'}) after {j.failed} failed pod(s)")
@@ -105,7 +106,8 @@ def _state(p) -> str:
         return p.phase
     reason, code = c.termination
     wait = f", now {c.reason}" if c.state == "waiting" and c.reason else ""
-    return f"{c.name} {reason or 'terminated'} exit {code}{wait}, {c.restarts} restarts"
+    exit_code = f" exit {code}" if code is not None else ""
+    return f"{c.name} {reason or 'terminated'}{exit_code}{wait}, {c.restarts} restarts"
 
 
 def _known_words(ctx: Ctx, wl: str) -> list[str]:

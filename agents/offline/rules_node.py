@@ -32,6 +32,9 @@ def node_pressure(ctx: Ctx) -> Hypothesis | None:
         if rows and not bad:
             h.add(0.45, rows[0].ref, f"node {node}: " + ", ".join(f"{r.labels.get('condition')}={r.labels.get('status')}"
                                                                   for r in rows), rows[0].since)
+        full = _pods_full(n)
+        if full:   # no pressure condition, but the kubelet admits no more pods (KubeletTooManyPods)
+            h.add(0.45, n.ref, full)
         if not h.score:
             continue
         _evictions(h, ctx, node, n)
@@ -39,7 +42,7 @@ def node_pressure(ctx: Ctx) -> Hypothesis | None:
         if evs:
             e = max(evs, key=lambda e: (e.type == "Warning", e.count))
             h.add(0.1, e.ref, f"{e.reason} x{e.count} on node {node}: {clip_middle(e.message, 200)}", e.first)
-        if n and n.load:
+        if n and n.load and not full:
             _load(h, n)
         mem = next((r for r in ctx.f.rows.get("node_memory", []) if r.labels.get("node") == node), None)
         if mem is not None and "MemoryPressure" in bad:
@@ -68,6 +71,20 @@ def _evictions(h: Hypothesis, ctx: Ctx, node: str, n) -> None:
                                                                  f"{', '.join(listed[:4])}")
     elif ev:
         h.add(0.2, ev[0].ref, f"Evicted: \"{clip_middle(ev[0].message, 200)}\"", ev[0].first)
+
+
+def _pods_full(n) -> str | None:
+    """The node's bound pods at (95% of) its allocatable pod count, said with the numbers."""
+    load = n.load if n else {}
+    pods, alloc = load.get("pods"), load.get("pods_allocatable")
+    try:
+        pods, alloc = int(pods), int(alloc)
+    except (TypeError, ValueError):
+        return None
+    if alloc <= 0 or pods < 0.95 * alloc:
+        return None
+    return (f"node {n.name} runs {pods} pods of its {alloc} allocatable pods ({pods / alloc:.0%}): it is running "
+            "too many pods for its capacity, so new pods cannot be scheduled on it")
 
 
 def _load(h: Hypothesis, n) -> None:

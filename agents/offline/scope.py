@@ -24,7 +24,9 @@ _RS = re.compile(rf"^(?P<w>[a-z0-9][a-z0-9-]*?)-(?P<h>{_HASH})$")
 
 # Namespaces and label values that belong to the monitoring stack, not to the workload in trouble.
 _EXPORTER_NS = re.compile(r"monitoring|prometheus|observability|grafana|alertmanager|logging|telemetry", re.I)
-_EXPORTER_NAME = re.compile(r"exporter|kube-state-metrics|blackbox|prometheus|alertmanager|pushgateway|"
+# "exporter" as the name's last word (redis-exporter, its pods' hash suffixes allowed): a workload that
+# merely has the word inside its name (analytics-exporter-fast) is an application, not a scraper.
+_EXPORTER_NAME = re.compile(r"exporter(?:-(?=[a-z0-9]*\d)[a-z0-9]{5,10})?(?:-[a-z0-9]{5})?$|kube-state-metrics|blackbox|prometheus|alertmanager|pushgateway|"
                             r"node-exporter|cadvisor|kubelet|apiserver|^blackbox", re.I)
 _NS_NAME = re.compile(r"(?<![\w./:-])([a-z0-9][a-z0-9-]{1,62})/([a-z0-9][a-z0-9.-]{1,252})(?![\w/-])")
 _WORD = re.compile(r"(?<![\w.-])[a-z][a-z0-9]*(?:-[a-z0-9]+)*(?![\w-])")

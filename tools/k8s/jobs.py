@@ -53,6 +53,13 @@ def job_view(job: dict[str, Any], now: datetime) -> dict[str, Any]:
             outcome = c["type"]
     failed_cond = next((c for c in status.get("conditions") or []
                         if c.get("type") == "Failed" and c.get("status") == "True"), None)
+    limit = spec.get("backoffLimit", 6)
+    if outcome == "Running" and not status.get("active") and int(status.get("failed") or 0) > int(limit):
+        # No condition read (yet), but more pods failed than the backoff limit allows and none runs:
+        # the job controller's own rule for a failed Job.
+        outcome = "Failed"
+        failed_cond = {"reason": "BackoffLimitExceeded",
+                       "message": f"{status['failed']} pods failed, more than backoffLimit {limit}"}
     view = prune({
         "name": meta.get("name"),
         "owner": owner(meta),

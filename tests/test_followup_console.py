@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import re
+import uuid
 
 import pytest
 
@@ -83,6 +84,24 @@ async def test_two_questions_with_the_model_by_incident_id(migrated):
     assert "Diagnosis: bad_deploy" in out  # the new version is posted in the thread
     v1, v2 = diagnoses(factory)
     assert (v1.category, v2.category, v2.version, v2.revises) == ("oom_killed", "bad_deploy", 2, v1.id)
+
+
+async def test_an_incident_id_that_starts_with_eight_digits(migrated, monkeypatch):
+    """About 1 in 43 uuid4 hex ids start with 8 digits, which read like a thread number; such a prefix
+    still finds the incident (this made the test above fail now and then)."""
+    _, factory = migrated
+    random_uuid4, numbers = uuid.uuid4, iter(range(10_000_000, 20_000_000))
+    monkeypatch.setattr(uuid, "uuid4", lambda: uuid.UUID(f"{next(numbers):08d}{random_uuid4().hex[8:]}"))
+    with scenario() as backends:
+        out = await run_console(factory, EngineSettings(engine="offline"), backends, ["/diagnose shop/cart", "/wait"])
+        incident = diagnoses(factory)[0].incident_id
+        assert incident[:8].isdigit()
+        out += await run_console(factory, EngineSettings(engine="offline"), backends,
+                                 [f"/ask {incident[:8]} what changed?", "/wait"])
+    answer = out.split(f"\n> /ask {incident[:8]} what changed?\n")[1]
+    assert "  ↳ [1] what changed?" in answer and "*Question 1:* Rollout history" in answer
+    [q] = followups(factory)
+    assert q.incident_id == incident and q.question == "what changed?"
 
 
 async def test_a_model_that_fails_hands_the_question_to_the_offline_answers(migrated):

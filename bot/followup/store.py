@@ -221,13 +221,17 @@ def fail(factory: sessionmaker[Session], followup_id: str, session_id: str | Non
 def find_thread(factory: sessionmaker[Session], platform: str, ref: str | None) -> tuple[str, str] | None:
     """(channel, thread) of a platform's diagnosis thread, for surfaces without threads of their own to reply
     in (the console): `ref` a thread's message number, an incident id (or its first 8+ characters), or None
-    for the newest posted diagnosis."""
+    for the newest posted diagnosis. 8+ digits may be either: about 1 in 43 hex ids starts with 8 digits, so
+    when no thread has that number the ref is tried as an incident id too."""
     q = (select(Incident.channel, Incident.thread_ref).join(DiagnosisRow, DiagnosisRow.incident_id == Incident.id)
          .where(Incident.platform == platform, DiagnosisRow.posted_at.is_not(None), Incident.thread_ref.is_not(None)))
-    if ref and ref.isdigit():
-        q = q.where(Incident.thread_ref == ref)
-    elif ref:
-        q = q.where(Incident.id.startswith(ref.lower(), autoescape=True))
+    wheres = [Incident.thread_ref == ref] if ref and ref.isdigit() else []
+    if ref and (len(ref) >= 8 or not ref.isdigit()):
+        wheres.append(Incident.id.startswith(ref.lower(), autoescape=True))
     with factory() as s:
-        row = s.execute(q.order_by(DiagnosisRow.created_at.desc()).limit(1)).first()
-        return (row[0], row[1]) if row else None
+        for where in wheres or [None]:
+            row = s.execute((q if where is None else q.where(where))
+                            .order_by(DiagnosisRow.created_at.desc()).limit(1)).first()
+            if row:
+                return row[0], row[1]
+        return None

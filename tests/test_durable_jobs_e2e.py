@@ -76,7 +76,12 @@ def test_two_workers_diagnose_200_alerts_once_and_survive_a_kill(deployment, pg_
     web = dep.web()
     a, b = dep.worker("worker-a"), dep.worker("worker-b")
     answer = post_alerts(web, alert_group(dep.scenario.alert, 200))
-    assert answer["alerts"] == 200 and all(r.endswith(":queued") for r in answer["results"])
+    assert answer["alerts"] == 200
+    if answer["status"] == "ok":  # intake finished within the webhook's wait: every alert's status
+        assert all(r.endswith(":queued") for r in answer["results"])
+    else:  # a loaded machine: 202 accepted, intake goes on (never resent, never lost)
+        assert answer["status"] == "accepted", answer
+        wait_for(lambda: _scalar(engine, "SELECT count(*) FROM incidents") == 200, 120, web)
 
     # Kill worker A while it is inside sessions: both workers are saturated (4 jobs each) once more
     # than four sessions run at once; the assertion on interrupted sessions below proves it was.

@@ -206,7 +206,8 @@ async def test_no_planted_secret_reaches_a_model_a_table_the_audit_log_or_a_chat
                 return backends.sources()
 
             engine = EngineSettings(engine="anthropic", api_key="sk-ant-api03-test", base_url=model.base_url,
-                                    max_steps=4, retry_base_delay=0.001)
+                                    max_steps=4, retry_base_delay=0.001,
+                                    max_tool_calls_per_turn=1 + 4 * GROUPS)  # the sweep asks every backend at once
             wf = Workflow(factory, {"slack": SlackSurface(make_client(DEFAULT_TOKEN, slack.url)), "teams": teams},
                           sources, engine, None, concurrency=2,
                           alert_channel={"slack": WEBHOOK_CHANNEL})

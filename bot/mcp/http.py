@@ -6,6 +6,8 @@ the SDK also ties each MCP session to the client that opened it.
 """
 from __future__ import annotations
 
+import asyncio
+
 from typing import Any
 
 from bot.mcp.clients import TokenVerifier, parse_clients
@@ -28,9 +30,14 @@ async def serve_http(server: Any, clients: tuple[str, ...], host: str, port: int
 
     app = http_app(server, clients, host, port)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="on")
-    print(f"chatops MCP server on http://{_bracket(host)}:{port}{PATH} (streamable HTTP, bearer tokens of "
-          f"{len(clients)} client(s))", flush=True)
-    await uvicorn.Server(config).serve()
+    server = uvicorn.Server(config)
+    serving = asyncio.ensure_future(server.serve())
+    while not server.started and not serving.done():  # announce only once the port accepts connections
+        await asyncio.sleep(0.05)
+    if server.started:
+        print(f"chatops MCP server on http://{_bracket(host)}:{port}{PATH} (streamable HTTP, bearer tokens of "
+              f"{len(clients)} client(s))", flush=True)
+    await serving
 
 
 def _bracket(host: str) -> str:

@@ -15,7 +15,7 @@ Scores:
 * key facts: each expected statement is "mentioned" when our summary + evidence contain all of its
   hard terms (numbers, identifiers, quoted or backticked text, CamelCase/ALL-CAPS reasons) and at
   least half of its other content words, after normalising (lower case, CamelCase split, plural and
-  -ed/-ing endings dropped).
+  -ed/-ing endings and a final silent e dropped).
 Cases whose evidence is not Kubernetes objects or logs are listed as skipped, with the reason.
 """
 from __future__ import annotations
@@ -75,7 +75,8 @@ def _stem(w: str) -> str:
     for suf in ("ing", "ed", "es", "s"):
         if len(w) > 4 and w.endswith(suf):
             return w[: -len(suf)]
-    return w
+    # a silent final e goes too, so "increase" meets "increasing" and "complete" "completed"
+    return w[:-1] if len(w) > 4 and w.endswith("e") else w
 
 
 def tokens(text: str) -> list[str]:

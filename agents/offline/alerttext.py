@@ -19,6 +19,10 @@ _THROTTLE = (re.compile(rf"{_NUM}\s*%\s+(?:of\s+)?(?:cpu\s+)?throttl", re.I),
 _LATENCY_WORDS = re.compile(r"latenc|\bp\d{2}\b|p\d{2}[:.]|response time|duration|slow", re.I)
 _LATENCY = (re.compile(rf"\bis\s+{_NUM}\s*(ms|s|sec|seconds)\b(?:\s*\(threshold\s+{_NUM}\s*(ms|s|sec|seconds)\))?", re.I),
             re.compile(rf"(?:latency|p\d{{2}})[^.\n]{{0,40}}?(?:of|at|is|=|:)\s*{_NUM}\s*(ms|s|sec|seconds)\b", re.I))
+# A rule that states only its threshold: "requests ... are taking longer than 3 seconds".
+_OVER = re.compile(rf"\b(?:tak(?:e|es|ing)|took|last(?:s|ing)?)\s+(?:longer|more)\s+than\s+{_NUM}\s*"
+                   rf"(ms|s|sec|secs|seconds)\b|\b(?:latency|response time|duration)\b[^.\n]{{0,40}}?"
+                   rf"\b(?:above|over|exceeds?|exceeding|greater than)\s+{_NUM}\s*(ms|s|sec|secs|seconds)\b", re.I)
 _ERRORS = (re.compile(rf"{_NUM}\s*%\s+of\s+(?:[\w.-]+\s+){{0,3}}requests?\s+(?:failed|errored|returned (?:5xx|errors?))", re.I),
            re.compile(rf"(?:error rate|error ratio|5xx ratio|errors?)\b[^.\n%]{{0,30}}?\b{_NUM}\s*%", re.I))
 _MEMORY = re.compile(rf"memory[^.\n]{{0,60}}?(?:currently at|is at|at|is)\s+{_NUM}\s*%", re.I)
@@ -63,6 +67,15 @@ def alert_rows(trigger: Trigger, node: str | None = None) -> list[Row]:
         thr = f" (threshold {m.group(3)} {m.group(4)})" if m.lastindex and m.lastindex >= 4 and m.group(3) else ""
         out.append(row("latency_p99", labels, _seconds(m.group(1), m.group(2)),
                        f"latency {m.group(1)} {m.group(2)}{thr}"))
+    # Quoted from the part of the alert that says it (its description, else its summary or text).
+    parts = [p for p in ((a.description, a.summary) if a else (text,)) if p]
+    over = next(((p, o) for p in parts if (o := _OVER.search(p))), None) \
+        if not m and _LATENCY_WORDS.search(text) else None
+    if over:
+        part, o = over
+        value, unit = (o.group(1), o.group(2)) if o.group(1) else (o.group(3), o.group(4))
+        out.append(row("latency_p99", labels, _seconds(value, unit), f"requests taking longer than {value} {unit}: "
+                       f"\"{clip_middle(_sentence(part, o.start()), 240)}\""))
     m = _first(_ERRORS, text)
     if m:
         out.append(row("error_ratio", labels, float(m.group(1)) / 100, f"{m.group(1)}% failed requests"))
@@ -74,3 +87,11 @@ def alert_rows(trigger: Trigger, node: str | None = None) -> list[Row]:
 
 def _first(patterns: tuple[re.Pattern[str], ...], text: str) -> re.Match[str] | None:
     return next((m for rx in patterns if (m := rx.search(text))), None)
+
+
+def _sentence(text: str, at: int) -> str:
+    """The alert sentence around a match, as the rule wrote it."""
+    dot = text.rfind(". ", 0, at)
+    start = max(dot + 2 if dot >= 0 else 0, text.rfind("\n", 0, at) + 1)
+    end = min(i for i in (text.find(". ", at), text.find("\n", at), len(text)) if i >= 0)
+    return text[start:end].strip()

@@ -74,7 +74,8 @@ class Explanation:
                 "missing_file": f"file {self.detail} does not exist" if self.detail else "a file does not exist",
                 "refused": f"{self.detail or 'its dependency'} refuses connections",
                 "timeout": f"connections to {self.detail or 'its dependency'} time out"}[self.kind]
-        return what + (f" ({self.hint})" if self.hint else "")
+        typo = "probably a typo: " if self.kind == "command_not_found" else ""   # a near-miss is known
+        return what + (f" ({typo}{self.hint})" if self.hint else "")
 
 
 def near_miss(word: str, known: list[str]) -> str | None:

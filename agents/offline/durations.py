@@ -19,8 +19,10 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str | None], ...] = (
     # "duration_ms": 7631.6, elapsed_seconds=3, request_time_s: 2
     (re.compile(rf"[\"']?(?:duration|dur|elapsed|latency|response_?time|request_?time)_?(ms|millis|s|sec|seconds)[\"']?"
                 rf"\s*[=:]\s*[\"']?{_NUM}", re.I), "keyed"),
-    # duration=8.2s, "latency": "812ms", elapsed: 3.1 s, Postgres "duration: 7637.4 ms"
-    (re.compile(rf"\b(?:duration|dur|elapsed|latency|response_?time|request_?time)[\"']?\s*[=:]\s*[\"']?{_NUM}\s*"
+    # duration=8.2s, "latency": "812ms", elapsed: 3.1 s, elapsed 1234 ms, Postgres "duration: 7637.4 ms",
+    # Rails "ActiveRecord: 812.3ms"
+    (re.compile(rf"\b(?:duration|dur|elapsed|latency|response_?time|request_?time|activerecord|db_?time)[\"']?"
+                rf"\s*[=:]?\s*[\"']?{_NUM}\s*"
                 rf"(ms|msec|s|sec|secs|seconds?|µs|us)\b", re.I), None),
     # pino / morgan: "responseTime":812 (milliseconds by definition)
     (re.compile(rf"[\"']responseTime[\"']\s*:\s*{_NUM}"), "ms"),

@@ -83,14 +83,17 @@ def _human_fix(h: Hypothesis) -> str:
         "disk_full": f"expand or clean {h.params.get('volume') or 'the volume'}",
         "certificate_expired": f"renew the certificate of {h.params.get('certificate') or h.component}",
         "dns_failure": (f"allow DNS egress (UDP and TCP 53 to kube-dns) in NetworkPolicy {h.params['policy']}"
-                        if h.params.get("policy") else "fix the resolver configuration"),
+                        if h.params.get("policy") else
+                        f"check that NetworkPolicy {h.params['policy_suspect']} allows DNS egress (UDP and TCP 53 to "
+                        "kube-dns), else fix the resolver configuration" if h.params.get("policy_suspect") else
+                        "fix the resolver configuration"),
         "probe_failure": "fix the probe definition (endpoint, timeout, threshold)",
         "unschedulable": h.params.get("capacity_note") or "the requests fit a node; add capacity or free resources",
         "image_pull_error": "fix the image reference or the registry credentials",
         "oom_killed": f"raise the memory limit of {h.params.get('container') or h.component}"
                       + (f" (now {h.params['memory_limit']})" if h.params.get("memory_limit") else ""),
-        "cpu_throttling": f"raise or remove the CPU limit of {h.params.get('container') or h.component}"
-                          + (f" (now {h.params['cpu_limit']})" if h.params.get("cpu_limit") else ""),
+        "cpu_throttling": f"increase the CPU limit of {h.params.get('container') or h.component}"
+                          + (f" (now {h.params['cpu_limit']})" if h.params.get("cpu_limit") else "") + " or remove it",
         "bad_deploy": "roll it back to its previous revision",
         "connection_pool_exhausted": "restart it to free the leaked connections, then fix the leak",
         "traffic_spike": "add replicas for the surge",

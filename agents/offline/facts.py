@@ -55,6 +55,7 @@ class Pod:
     started: datetime | None = None
     containers: list[Container] = field(default_factory=list)
     unschedulable: str | None = None
+    stuck_pending: bool = False       # Pending past the tool's grace with no scheduling verdict recorded
     uses: dict[str, list[str]] = field(default_factory=dict)   # configmaps, secrets, pvcs it reads
     config_hosts: list[str] = field(default_factory=list)      # hosts its env and arguments name
     ref: Ref | None = None

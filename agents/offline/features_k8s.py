@@ -60,6 +60,7 @@ def pod_of(v: dict[str, Any], ns: str, o: "Obs") -> Pod:
                phase=v.get("phase", "Running"), reason=v.get("reason"), message=v.get("message"),
                ready=ready == total and total not in ("", "0"), restarts=int(v.get("restarts") or 0),
                started=parse_time(v.get("start_time")), containers=containers, unschedulable=unsched,
+               stuck_pending="Pending" in (v.get("problems") or []),
                uses={k: list(x) for k, x in (v.get("uses") or {}).items()},
                config_hosts=list(v.get("config_hosts") or []), ref=o.ref)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 import re
 
-from agents.offline.durations import durations
+from agents.offline.durations import SLOW_S, durations
 
 _I = re.I
 CLASSES: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -101,6 +101,13 @@ CLASS_QUERIES: dict[str, str] = {
 }
 
 
+# A call to a datastore, named in an ordinary line: "Database call completed in 8.01 seconds",
+# "query took 2.3s", "sp_GetOrders finished in 4100 ms". With a slow duration it is a slow_db line
+# whatever the wording; the duration formats are durations.py's.
+_DB_CALL = re.compile(r"\b(?:database|db|sql|quer(?:y|ies)|statement|stored procedure|sp_\w+|transaction|"
+                      r"postgres(?:ql)?|mysql|mariadb|mongo(?:db)?|oracle|sqlite|mssql|sql ?server)\b", _I)
+
+
 @functools.lru_cache(maxsize=8192)  # a session classifies the same lines each time it re-reads its facts
 def classify(text: str) -> str | None:
     if _BENIGN.search(text):
@@ -108,6 +115,8 @@ def classify(text: str) -> str | None:
     for name, rx in CLASSES:
         if rx.search(text):
             return name
+    if _DB_CALL.search(text) and max(durations(text), default=0.0) >= SLOW_S:
+        return "slow_db"
     return None
 
 

@@ -24,6 +24,8 @@ def config_error(ctx: Ctx) -> Hypothesis | None:
         h = Hypothesis("config_error")
         pods = ctx.pods(wl)
         cfg = [p for p in pods if p.waiting_reasons() & CONFIG_REASONS]
+        start_msgs: list[str] = []   # why the runtime could not start a container (no log exists then)
+        start_ref = None
         if cfg:
             c = next(c for c in cfg[0].containers if c.reason in CONFIG_REASONS)
             h.add(0.75, cfg[0].ref, f"{cfg[0].name} cannot start: {c.reason}: {clip_middle(c.message or '', 240)}")
@@ -33,6 +35,8 @@ def config_error(ctx: Ctx) -> Hypothesis | None:
                                                                  or "not found" in e.message and "image" not in e.message.lower()):
                 h.add(0.1 if cfg else 0.5, e.ref, f"{e.reason} x{e.count} on {e.kind}/{e.name}: "
                       f"{clip_middle(e.message, 240)}", e.first)
+                start_msgs.append(e.message)
+                start_ref = e.ref
                 break
         crashed = _crash_exits(pods)
         zero = _exit_zero_loops(pods)
@@ -49,6 +53,11 @@ def config_error(ctx: Ctx) -> Hypothesis | None:
                                                   if x.scoped_pod]
         code = crashed[0][1] if crashed else None
         why = explain(lines, code, _known_words(ctx, wl)) if (crashed or failed_jobs or zero) else None
+        if why is None and start_msgs:
+            start_msgs += [m for p in pods for c in p.containers for m in (c.message, c.last_message) if m]
+            why = explain(start_msgs, None, _known_words(ctx, wl))
+            if why is not None and why.config and why.hint:
+                h.add(0.05, start_ref, f"{wl} cannot start: {why.describe()}")
         if crashed or failed_jobs or zero or (lines and not pods and h.score):
             if crashed:
                 p0 = crashed[0][0]
@@ -112,7 +121,9 @@ def _state(p) -> str:
 
 def _known_words(ctx: Ctx, wl: str) -> list[str]:
     """Words the workload ran before: its successful Jobs' commands, the old side of its changes."""
-    words: list[str] = []
+    # The images' own names too: a container built around one tool usually runs it (curlimages/curl).
+    words = [c.image.rsplit("/", 1)[-1].split(":")[0].split("@")[0] for p in ctx.pods(wl) for c in p.containers
+             if c.image]
     for j in ctx.f.jobs:
         if j.workload == wl:
             if j.status == "Complete" and j.command:

@@ -35,10 +35,13 @@ def dns_failure(ctx: Ctx) -> Hypothesis | None:
     server_hits = [x for x in hits if _SERVER_LINE.search(x.example) or (x.scoped_pod and ctx.attribution(x) & servers)]
     client_hits = [x for x in hits if x not in server_hits]
     clients = sorted({w for x in client_hits for w in ctx.attribution(x)} - servers)
+    # The subject's own read logs failing lookups: a resolver error is specific, it decides by itself.
+    own = [x for x in client_hits if x.scoped_pod and ctx.attribution(x) & ctx.focus]
     if client_hits:
-        x = max(client_hits, key=lambda x: x.count)
-        h.add(0.3 if len(clients) >= 2 else 0.2, x.ref, f"name resolution fails in {len(clients) or 'some'} "
-              f"workload(s) ({', '.join(clients[:5])}): \"{clip_middle(x.example, 240)}\"", x.first)
+        x = max(own or client_hits, key=lambda x: x.count)
+        h.add(0.4 if own else 0.3 if len(clients) >= 2 else 0.2, x.ref, f"name resolution fails in "
+              f"{len(clients) or 'some'} workload(s) ({', '.join(clients[:5])}): \"{clip_middle(x.example, 240)}\"",
+              x.first)
     if server_hits:
         x = max(server_hits, key=lambda x: x.count)
         h.add(0.2 if h.score else 0.3, x.ref, f"the DNS server logs errors x{sum(x.count for x in server_hits)}: "
@@ -69,6 +72,10 @@ def dns_failure(ctx: Ctx) -> Hypothesis | None:
         if servers and not server_hits:
             h.add(0.05, None, f"the DNS server pods ({', '.join(sorted(servers))}) are Ready")
         h.component, h.params["policy"] = victim, f"{pol.namespace}/{pol.name}"
+    elif own and not (servers or server_hits or sick or rows):
+        # Nothing says the DNS server is at fault: the answer is about the subject whose lookups fail.
+        h.component = sorted(ctx.attribution(own[0]) & ctx.focus)[0]
+        _policy_suspect(h, ctx, h.component)
     else:
         # The pods that serve DNS (by the API), else who logs the server's lines, else a DNS-named workload.
         by_lines = sorted({w for x in server_hits for w in ctx.attribution(x)})
@@ -96,6 +103,18 @@ def _blocking_policy(ctx: Ctx, clients: list[str]):
             if pol.allows_dns is False and pods & set(pol.selects):
                 return pol, wl
     return None
+
+
+def _policy_suspect(h: Hypothesis, ctx: Ctx, victim: str) -> None:
+    """A NetworkPolicy that selects the failing pods but whose egress rules were not shown to block
+    DNS (its spec was not read, or it names no egress): still the first thing to check."""
+    pods = {p.name for p in ctx.pods(victim)}
+    pol = next((p for p in ctx.f.policies if pods & set(p.selects) and p.allows_dns is not True), None)
+    if pol is None:
+        return
+    h.add(0.05, pol.ref, f"NetworkPolicy {pol.namespace}/{pol.name} selects {victim}'s pods: a possible cause, "
+                         "if it restricts their egress without allowing DNS (UDP 53 to kube-dns)")
+    h.params["policy_suspect"] = f"{pol.namespace}/{pol.name}"
 
 
 def _when(pol) -> str:

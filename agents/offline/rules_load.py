@@ -1,6 +1,8 @@
 """Saturation and dependencies: CPU limits, load, connection pools, slow queries, unreachable services."""
 from __future__ import annotations
 
+import re
+
 from agents.offline.durations import slow_calls
 from agents.offline.logsig import hosts_in, slow_ms
 from agents.offline.signals import Ctx, Hypothesis
@@ -190,7 +192,10 @@ def dependency_unavailable(ctx: Ctx) -> Hypothesis | None:
         # The line that names the dependency is the one to quote.
         line = next((t for y in (crash or hits or slow) for t in (y.example, y.template) if target and target in t),
                     x.example)
-        h.add(base, x.ref, f"{wl} cannot reach {target or 'a dependency'}: \"{clip_middle(line, 240)}\"", x.first)
+        port = re.search(rf"(?<![\w.-]){re.escape(target)}:(\d{{2,5}})\b", line) if target else None
+        endpoint = f"{target}:{port.group(1)}" if port else (target or "a dependency")
+        h.add(base, x.ref, f"{wl} {'cannot connect to' if hits else 'times out connecting to'} {endpoint}: "
+                           f"\"{clip_middle(line, 240)}\"", x.first)
         h.params["dependency"] = target
         if target:
             others = {w for y in ctx.hits(("refused", "timeout")) for w in ctx.attribution(y)

@@ -9,6 +9,7 @@ from agents.offline.rulekit import _finish, _mem_peak, best
 from tools.k8s.quantity import count
 from tools.textclip import clip_middle
 
+_NATIVE = {"cpu", "memory", "ephemeral-storage", "storage", "pods"}
 _EXTENDED = re.compile(r"Insufficient ([a-z0-9-]+(?:\.[a-z0-9-]+)+/[a-z0-9_-]+(?:\.[a-z0-9_-]+)*)")
 
 # ------------------------------------------------------------------------------ oom_killed
@@ -83,6 +84,20 @@ def unschedulable(ctx: Ctx) -> Hypothesis | None:
             e = evs[0]
             h.add(0.2 if pending else 0.6, e.ref, f"FailedScheduling x{sum(x.count for x in evs)} for {wl}: "
                                                   f"\"{clip_middle(e.message, 240)}\"", e.first)
+        gaps: list[tuple[str, str | None]] = []
+        if not pending and not evs:
+            # No scheduler verdict was recorded, but a pod long Pending without a node that asks for an
+            # extended resource no known node offers in that amount says it by itself.
+            pending = [p for p in ctx.pods(wl) if p.phase == "Pending" and p.stuck_pending and not p.node]
+            gaps = _unoffered(ctx, [c for p in pending for c in p.containers]) if pending else []
+            if gaps:
+                res, want = gaps[0]
+                where = (f"none of the {len(ctx.f.nodes)} known nodes offers that many" if ctx.f.nodes else
+                         "no node is known to offer it (the node list could not be read)")
+                h.add(0.6 if ctx.f.nodes else 0.45, pending[0].ref,
+                      f"{len(pending)} pod(s) of {wl} Pending with no node assigned and no scheduling event recorded, "
+                      f"e.g. {pending[0].name}: they request {want} {res} and {where}, so the scheduler has "
+                      f"insufficient {res} resources to place them")
         if h.score > 0:
             text = " ".join([p.unschedulable or "" for p in pending] + [e.message for e in evs])
             h.params["insufficient"] = [r for r in ("memory", "cpu") if f"Insufficient {r}" in text]
@@ -91,6 +106,8 @@ def unschedulable(ctx: Ctx) -> Hypothesis | None:
                 h.params.update(container=c.name, requests=c.requests, limits=c.limits)
             h.params["capacity_note"] = _blocker(text)
             _extended(h, ctx, text, [c for p in pending for c in p.containers])
+            for res, want in gaps[:1]:
+                _no_node_offers(h, res, want)
             out.append(_finish(h, ctx, wl))
     return best(out)
 
@@ -113,20 +130,43 @@ def _blocker(text: str) -> str | None:
 
 
 def _extended(h: Hypothesis, ctx: Ctx, text: str, containers) -> None:
-    """An extended resource (nvidia.com/gpu...) the pods request and no node offers: no request
-    change fixes that, only nodes that have it."""
-    for res in dict.fromkeys(_EXTENDED.findall(text)):
-        want = next((c.requests.get(res) or c.limits.get(res) for c in containers
-                     if c.requests.get(res) or c.limits.get(res)), None)
-        offering = [n for n in ctx.f.nodes.values() if (count(n.allocatable.get(res)) or 0) > 0]
-        if ctx.f.nodes and not offering:
-            ref = next((n.ref for n in ctx.f.nodes.values() if n.ref), None)
-            h.add(0.1, ref, f"none of the {len(ctx.f.nodes)} nodes has {res} in its allocatable resources"
-                            + (f" (the pods request {want})" if want else ""))
-            h.params["capacity_note"] = (f"no node offers {want or 'any'} {res}; add nodes that provide it (with their "
-                                         "device plugin) or schedule it elsewhere (set_resources changes only CPU "
-                                         "and memory)")
-            h.params["extended"] = res
+    """An extended resource (nvidia.com/gpu...) the scheduler finds insufficient and no node offers:
+    no request change fixes that, only nodes that have it."""
+    named = list(dict.fromkeys(_EXTENDED.findall(text)))
+    if not ctx.f.nodes or not named:
+        return
+    for res, want in _unoffered(ctx, containers, named):
+        ref = next((n.ref for n in ctx.f.nodes.values() if n.ref), None)
+        h.add(0.1, ref, f"none of the {len(ctx.f.nodes)} nodes has {res} in its allocatable resources"
+                        + (f" (the pods request {want})" if want else ""))
+        _no_node_offers(h, res, want)
+
+
+def is_extended(resource: str) -> bool:
+    """A resource outside the kubelet's own (cpu, memory, ephemeral storage, hugepages): a device
+    plugin's (nvidia.com/gpu) or an operator's, offered only by the nodes that advertise it."""
+    return resource not in _NATIVE and not resource.startswith("hugepages-")
+
+
+def _unoffered(ctx: Ctx, containers, only: list[str] | None = None) -> list[tuple[str, str | None]]:
+    """(resource, amount) of the extended resources the containers ask for (or the scheduler names)
+    that no known node has in that amount."""
+    asked: dict[str, str | None] = {}
+    for c in containers:
+        for res, q in {**c.limits, **c.requests}.items():
+            if is_extended(res):
+                asked.setdefault(res, q)
+    for res in only or ():
+        asked.setdefault(res, None)
+    return [(res, want) for res, want in asked.items() if (only is None or res in only)
+            and not any((count(n.allocatable.get(res)) or 0) >= (count(want) or 1) for n in ctx.f.nodes.values())]
+
+
+def _no_node_offers(h: Hypothesis, res: str, want: str | None) -> None:
+    h.params["capacity_note"] = (f"no node offers {want or 'any'} {res}; add nodes that provide it (with their "
+                                 "device plugin), lower the request, or schedule it elsewhere (set_resources "
+                                 "changes only CPU and memory)")
+    h.params["extended"] = res
 
 
 # ------------------------------------------------------------------------------ probe_failure

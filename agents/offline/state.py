@@ -43,7 +43,7 @@ def state_of(ctx: Ctx, name: str | None) -> str:
     failed = [j for j in ctx.f.jobs if j.workload == name and j.status == "Failed"]
     if failed:
         j = failed[0]
-        parts.append(f"Job {j.name} failed ({j.reason or 'Failed'}) after {j.failed} failed pod(s)")
+        parts.append(f"Job {j.name} failed to complete successfully ({j.reason or 'Failed'}, {j.failed} failed pod(s))")
     pods = [p for p in ctx.f.pods.values() if p.workload == name]
     pending = [p for p in pods if p.phase == "Pending" and p.unschedulable]
     if pending:
@@ -56,7 +56,7 @@ def state_of(ctx: Ctx, name: str | None) -> str:
     if ended:
         (reason, code), _ = Counter(c.termination for c in ended).most_common(1)[0]
         restarts = max(c.restarts for c in ended)
-        parts.append(f"last terminated {reason or 'unknown reason'} (exit {code})"
+        parts.append(f"last terminated {reason or 'unknown reason'}" + (f" (exit {code})" if code is not None else "")
                      + (f", up to {restarts} restarts" if restarts else ""))
     w = ctx.f.workloads.get(name)
     if w and w.desired is not None and w.available is not None and w.available < w.desired and not parts:

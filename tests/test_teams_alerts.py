@@ -62,6 +62,7 @@ async def h(fake_teams, sqlite_factory):  # noqa: F811
     harness = await start(fake_teams, workflow(fake_teams, sqlite_factory), alertmanager_webhook_token="am-token",
                           teams_alerts_channel=ALERTS)
     await harness.post(installed(ALERTS, service_url=fake_teams.url))
+    await harness.settle()  # the install is handled in the background: its reference is stored before any alert
     yield harness
     await harness.client.close()
 
@@ -151,6 +152,7 @@ async def test_alertmanager_group_goes_to_slack_and_teams_as_separate_incidents(
                         slack_api_url=slack.url)
         try:
             await h.post(installed(ALERTS, service_url=fake_teams.url))
+            await h.settle()
             resp = await h.client.post("/alertmanager", data=json.dumps(group()),
                                        headers={"Authorization": "Bearer am-token"})
             body = await resp.json()

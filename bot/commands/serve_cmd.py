@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import signal
 import time
@@ -81,6 +82,10 @@ async def warm_up(settings, workflow, runtime) -> None:  # noqa: ANN001
     from bot.looplag import settle_startup
 
     started = time.monotonic()
+    # The imports below create hundreds of thousands of long-lived objects; the collector's full
+    # passes over them while they grow stop every thread, the serving loop included (100+ ms in the
+    # storm bench). Off until settle_startup has frozen them, then on again.
+    gc.disable()
     try:
         workflow.knowledge = await asyncio.to_thread(runtime.finish_opening)
         for note in runtime.notes:
@@ -89,6 +94,9 @@ async def warm_up(settings, workflow, runtime) -> None:  # noqa: ANN001
     except Exception:  # the server keeps serving; a first diagnosis then imports what it needs itself
         log.exception("warm-up after start failed")
         return
+    finally:
+        gc.freeze()
+        gc.enable()
     log.info("warmed up %.1f s after listening", time.monotonic() - started)
 
 

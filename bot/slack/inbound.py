@@ -159,22 +159,29 @@ def _check_type(data: dict, known: frozenset[str], what: str) -> None:
         raise Refused(400, f"{what} type {kind[:60]!r} is not one this app handles")
 
 
-def _check_shape(data: dict[str, Any], depth: int = 0) -> None:
-    """The fields bolt and our listeners dereference have the types they assume, at any level
-    they reach (a wrong type used to raise inside bolt: a 500 and a traceback)."""
-    for key in _STRING:
+def check_field_types(data: dict[str, Any], strings: tuple[str, ...], objects: tuple[str, ...],
+                      lists_of_objects: tuple[str, ...], ids_or_objects: tuple[str, ...] = ()) -> None:
+    """Refused(400) naming the first present field whose JSON type is not what the handlers read
+    (Slack payloads and Teams activities alike)."""
+    for key in strings:
         if data.get(key) is not None and not isinstance(data[key], str):
             raise Refused(400, f"{key} is not a string")
-    for key in _ID_OR_OBJECT:
+    for key in ids_or_objects:
         if data.get(key) is not None and not isinstance(data[key], (str, dict)):
             raise Refused(400, f"{key} is neither an id nor an object")
-    for key in _OBJECT:
+    for key in objects:
         if data.get(key) is not None and not isinstance(data[key], dict):
             raise Refused(400, f"{key} is not an object")
-    for key in _LIST_OF_OBJECTS:
+    for key in lists_of_objects:
         value = data.get(key)
         if value is not None and not (isinstance(value, list) and all(isinstance(v, dict) for v in value)):
             raise Refused(400, f"{key} is not a list of objects")
+
+
+def _check_shape(data: dict[str, Any], depth: int = 0) -> None:
+    """The fields bolt and our listeners dereference have the types they assume, at any level
+    they reach (a wrong type used to raise inside bolt: a 500 and a traceback)."""
+    check_field_types(data, _STRING, _OBJECT, _LIST_OF_OBJECTS, ids_or_objects=_ID_OR_OBJECT)
     if depth < 3:
         children = [data[k] for k in _OBJECT + _ID_OR_OBJECT if isinstance(data.get(k), dict)]
         for child in children + [v for k in _LIST_OF_OBJECTS for v in data.get(k) or ()]:

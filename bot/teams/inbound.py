@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.bounded_json import BadJSON, loads
-from bot.slack.inbound import Refused
+from bot.slack.inbound import Refused, check_field_types
 
 HANDLED = frozenset({"message", "invoke", "conversationUpdate", "installationUpdate", "messageUpdate"})
 # Sent to every Teams bot now and then; acknowledged (200) and otherwise ignored.
@@ -45,16 +45,7 @@ def check(activity: dict[str, Any]) -> dict[str, Any]:
         raise Refused(400, "activity has no type")
     if kind not in HANDLED | IGNORED:
         raise Refused(400, f"activity type {kind[:40]!r} is not one this bot handles")
-    for key in _STRING:
-        if activity.get(key) is not None and not isinstance(activity[key], str):
-            raise Refused(400, f"{key} is not a string")
-    for key in _OBJECT:
-        if activity.get(key) is not None and not isinstance(activity[key], dict):
-            raise Refused(400, f"{key} is not an object")
-    for key in _LIST_OF_OBJECTS:
-        value = activity.get(key)
-        if value is not None and not (isinstance(value, list) and all(isinstance(v, dict) for v in value)):
-            raise Refused(400, f"{key} is not a list of objects")
+    check_field_types(activity, _STRING, _OBJECT, _LIST_OF_OBJECTS)
     for key in ("from", "recipient", "conversation"):
         _account(activity.get(key), key)
     if len(activity["conversation"]["id"]) > MAX_ID:
